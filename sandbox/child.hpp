@@ -1,0 +1,117 @@
+// The child's side of a spawn. The parent turns a JailSpec into a ChildPlan (every path,
+// flag and string precomputed), then clone()s a child that shares its memory (CLONE_VM:
+// no page-table copy, so spawning costs the same from a 10 MiB or a 10 GiB daemon) and
+// walks the plan as one linear list of steps. The child never allocates, never throws and
+// never touches data the parent changes: the parent thread is blocked on the status pipe
+// until the child has exec'd or failed.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <sys/capability.h>
+
+#include "sandbox/seccomp.hpp"
+
+namespace orchagent::sandbox {
+
+// The steps, in the order the child applies them. A failure is reported as (step, errno).
+enum class ChildStep : uint32_t {
+    kWaitParent = 1,  // read the go byte: maps and cgroup are in place
+    kSignals,         // every handler back to default, mask cleared at exec
+    kIds,             // drop supplementary groups, become the setup id (inside root)
+    kCgroupNs,        // unshare(CLONE_NEWCGROUP) now that we are in the run's group
+    kMounts,          // private propagation, tmpfs root, binds, proc, dev, tmpfs, files
+    kPivotRoot,       // pivot_root into the new root, detach the old one
+    kRootReadOnly,    // the root tmpfs becomes read-only
+    kHostname,        // sethostname in the new uts namespace
+    kLoopback,        // bring lo up in the new network namespace
+    kRlimits,         // NOFILE, FSIZE, CORE, STACK (+ AS, NPROC without cgroups)
+    kStdio,           // fds 0-2, every other fd close-on-exec
+    kSession,         // setsid
+    kChdir,           // the program's cwd
+    kDropCaps,        // bounding set, ambient, run ids, empty cap sets
+    kParentDeath,     // SIGKILL when the launching thread dies (set after the id change,
+                      // which would clear it)
+    kSeccomp,         // no_new_privs + filter
+    kExec,            // execve (each PATH candidate in turn)
+};
+
+const char* to_string(ChildStep step);
+
+// What the child writes to the status pipe when a step fails.
+struct ChildFailure {
+    uint32_t step = 0;
+    int32_t err = 0;
+    int32_t index = -1;  // which mount operation or exec candidate, -1 if none
+};
+
+// One filesystem operation on the new root (paths already prefixed with the staging root).
+struct MountOp {
+    enum class Kind : uint8_t {
+        kMkdir,      // mkdir(path, mode)
+        kTouch,      // create an empty file (bind target for a file)
+        kMount,      // mount(source, path, fstype, flags, data)
+        kWriteFile,  // create path with `data` (length data_len), mode
+        kSymlink,    // symlink(source, path)
+        kChown,      // lchown(path, run uid, run gid)
+        kOpenTree,   // tree[slot] = open_tree(source, CLONE|RECURSIVE): a detached copy of a
+                     // host path, taken before anything is mounted over the host's tree
+        kMoveTree,   // mount_setattr(tree[slot], attr) then move_mount(tree[slot] -> path)
+    };
+    Kind kind = Kind::kMkdir;
+    const char* source = nullptr;
+    const char* path = nullptr;
+    const char* fstype = nullptr;
+    unsigned long flags = 0;
+    const char* data = nullptr;
+    size_t data_len = 0;
+    uint32_t mode = 0;
+    uint32_t slot = 0;        // kOpenTree, kMoveTree: index into the child's tree fds
+    int32_t spec_index = -1;  // which JailSpec mount this came from (for error messages)
+};
+
+// Host paths a plan may bind (open_tree fds the child holds at once).
+inline constexpr uint32_t kMaxTrees = 512;
+
+struct ChildPlan {
+    // Pipes (all >= 3, all close-on-exec).
+    int sync_fd = -1;    // read end: one byte from the parent means "go"
+    int status_fd = -1;  // write end: a ChildFailure, or EOF at exec
+    int stdin_fd = -1;
+    int stdout_fd = -1;
+    int stderr_fd = -1;
+
+    // Ids inside the user namespace.
+    bool privileged = false;  // root launcher: a full range is mapped, setup runs as inside 0
+    uid_t run_uid = 1000;
+    gid_t run_gid = 1000;
+
+    const char* staging_root = "/tmp";  // where the new root's tmpfs is mounted before pivot
+    std::vector<MountOp> mount_ops;
+
+    const char* hostname = "orchagent";
+    struct Rlimit {
+        int resource;
+        rlimit value;
+    };
+    std::vector<Rlimit> rlimits;
+
+    const char* cwd = "/";
+    std::vector<const char*> exec_candidates;  // absolute paths tried in order
+    std::vector<char*> argv;  // null-terminated
+    std::vector<char*> envp;  // null-terminated
+
+    int last_cap = 40;        // CAP_LAST_CAP of the running kernel
+    cap_t empty_caps = nullptr;  // prepared by the parent: every set empty
+    const SeccompProgram* seccomp = nullptr;
+};
+
+// The function clone() runs. `arg` is a ChildPlan*. Never returns normally: execs or _exits.
+int child_main(void* arg) noexcept;
+
+}  // namespace orchagent::sandbox

@@ -1,0 +1,333 @@
+// The parent's side of a run, in order: plan, cgroup, pipes, clone, id maps, cgroup move,
+// go, wait for exec, watch, reap, meter, clean up.
+#include "sandbox/launcher.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/unique_fd.hpp"
+#include "sandbox/output.hpp"
+#include "sandbox/steps.hpp"
+
+namespace orchagent::sandbox {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kChildStackBytes = 256 << 10;
+constexpr int kCloneFlags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS |
+                            CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+
+// One stack per launching thread, reused: a run is synchronous on its thread.
+class ChildStack {
+public:
+    ChildStack() {
+        void* p = ::mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        base_ = p == MAP_FAILED ? nullptr : p;
+    }
+    ~ChildStack() {
+        if (base_ != nullptr) ::munmap(base_, kChildStackBytes);
+    }
+    void* top() const {
+        return base_ == nullptr ? nullptr : static_cast<char*>(base_) + kChildStackBytes;
+    }
+
+private:
+    void* base_ = nullptr;
+};
+
+struct Pipe {
+    UniqueFd read, write;
+};
+
+Result<Pipe> make_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe2", "");
+    return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// The child dup2()s its fds onto 0-2; none of them may already be 0-2.
+Result<void> at_least_3(UniqueFd& fd) {
+    if (fd.get() >= 3) return {};
+    int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+    if (moved < 0) return fail_errno("fcntl", "F_DUPFD_CLOEXEC");
+    fd.reset(moved);
+    return {};
+}
+
+Result<UniqueFd> open_stdin(const StdinSource& source) {
+    if (const auto* file = std::get_if<StdinFile>(&source)) {
+        UniqueFd fd(::open(file->path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+        if (!fd) return fail_errno("open", file->path);
+        return fd;
+    }
+    if (const auto* buffer = std::get_if<StdinBuffer>(&source)) {
+        // A memfd: no writer thread, no pipe-size limit, and the program may seek it.
+        UniqueFd fd(::memfd_create("stdin", MFD_CLOEXEC));
+        if (!fd) return fail_errno("memfd_create", "stdin");
+        const char* p = buffer->data.data();
+        size_t left = buffer->data.size();
+        while (left > 0) {
+            ssize_t n = ::write(fd.get(), p, left);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return fail_errno("write", "stdin memfd");
+            p += n;
+            left -= static_cast<size_t>(n);
+        }
+        if (::lseek(fd.get(), 0, SEEK_SET) != 0) return fail_errno("lseek", "stdin memfd");
+        return fd;
+    }
+    UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!fd) return fail_errno("open", "/dev/null");
+    return fd;
+}
+
+std::vector<std::string> exec_candidates(const JailSpec& spec) {
+    const std::string& name = spec.argv.front();
+    if (name.find('/') != std::string::npos) return {name};
+    std::string path = "/usr/local/bin:/usr/bin:/bin";
+    for (const auto& kv : spec.env) {
+        if (kv.starts_with("PATH=")) path = kv.substr(5);
+    }
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= path.size()) {
+        size_t end = path.find(':', start);
+        if (end == std::string::npos) end = path.size();
+        std::string dir = path.substr(start, end - start);
+        if (!dir.empty() && dir.front() == '/') out.push_back(dir + "/" + name);
+        start = end + 1;
+    }
+    return out;
+}
+
+Error setup_error(const ChildFailure& failure, const ChildPlan& plan, const JailSpec& spec) {
+    auto step = static_cast<ChildStep>(failure.step);
+    std::string what = to_string(step);
+    std::string arg;
+    if (step == ChildStep::kMounts && failure.index >= 0 &&
+        static_cast<size_t>(failure.index) < plan.mount_ops.size()) {
+        const MountOp& op = plan.mount_ops[static_cast<size_t>(failure.index)];
+        arg = op.path != nullptr ? op.path : "";
+        if (op.spec_index >= 0) what += fmt::format(" (mounts[{}])", op.spec_index);
+    } else if (step == ChildStep::kExec && failure.index >= 0 &&
+               static_cast<size_t>(failure.index) < plan.exec_candidates.size()) {
+        arg = plan.exec_candidates[static_cast<size_t>(failure.index)];
+    } else if (step == ChildStep::kExec) {
+        arg = spec.argv.front();
+    }
+    // The program itself could not be started: the caller's fault, not the platform's.
+    ErrorCode code = step == ChildStep::kExec ? ErrorCode::kSandboxError : ErrorCode::kInternalError;
+    Error error = Error::from_errno(code, what, arg, failure.err);
+    error.with_context("jail setup failed");
+    return error;
+}
+
+std::chrono::microseconds to_us(const timeval& tv) {
+    return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+}
+
+}  // namespace
+
+const char* to_string(LimitsMode mode) {
+    switch (mode) {
+        case LimitsMode::kCgroupV2: return "cgroup-v2";
+        case LimitsMode::kCgroupV1: return "cgroup-v1";
+        case LimitsMode::kRlimitOnly: return "rlimit-only";
+    }
+    return "unknown";
+}
+
+Result<std::unique_ptr<Launcher>> Launcher::create(const LauncherOptions& options) {
+    std::unique_ptr<Launcher> launcher(new Launcher());
+    launcher->options_ = options;
+    launcher->privileged_ = ::geteuid() == 0;
+    // Orphans of anything we spawn come back to us to be reaped, not to a PID 1 that
+    // (on these hosts) never reaps.
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        return fail_errno("prctl", "PR_SET_CHILD_SUBREAPER");
+    }
+    auto seccomp = build_default_seccomp();
+    if (!seccomp) return std::unexpected(seccomp.error());
+    launcher->seccomp_ = std::move(*seccomp);
+    if (options.use_cgroups) launcher->cgroups_ = CgroupManager::detect(options.cgroup_name);
+    return launcher;
+}
+
+Result<JailResult> Launcher::run(const JailSpec& spec) {
+    if (auto valid = validate(spec); !valid) return std::unexpected(valid.error());
+    if (privileged_ && spec.identity.host_base < spec.identity.range) {
+        return fail(ErrorCode::kInvalidInput,
+                    "identity.host_base: a root launcher must map inside ids to a range above "
+                    "the host's system ids (host_base >= range)");
+    }
+    const auto start = Clock::now();
+    const auto deadline = start + spec.timeout;
+    JailResult result;
+    result.limits_mode = cgroups_.mode();
+
+    // 1. The plan: everything the child will do, computed here so the child never allocates.
+    PlanStrings strings;
+    ChildPlan plan;
+    plan.privileged = privileged_;
+    plan.run_uid = spec.identity.run_uid;
+    plan.run_gid = spec.identity.run_gid;
+    plan.hostname = strings.add(spec.hostname);
+    plan.cwd = strings.add(spec.cwd);
+    plan.seccomp = &seccomp_;
+    if (auto r = plan_mounts(spec, strings, plan); !r) return std::unexpected(r.error());
+    const bool without_cgroups = cgroups_.mode() == LimitsMode::kRlimitOnly;
+    plan_rlimits(spec.limits, without_cgroups, plan);
+    if (auto r = plan_caps(plan); !r) return std::unexpected(r.error());
+    ScopeGuard caps_guard([&plan] { release_caps(plan); });
+    for (const auto& c : exec_candidates(spec)) plan.exec_candidates.push_back(strings.add(c));
+    for (const auto& a : spec.argv) plan.argv.push_back(const_cast<char*>(strings.add(a)));
+    plan.argv.push_back(nullptr);
+    for (const auto& e : spec.env) plan.envp.push_back(const_cast<char*>(strings.add(e)));
+    plan.envp.push_back(nullptr);
+    if (without_cgroups) {
+        result.warnings.push_back(
+            options_.use_cgroups
+                ? fmt::format("no cgroup could be used ({}): memory limited by RLIMIT_AS and "
+                              "processes by RLIMIT_NPROC; CPU time and peak memory are "
+                              "approximate",
+                              cgroups_.why())
+                : "cgroups disabled: memory limited by RLIMIT_AS and processes by "
+                  "RLIMIT_NPROC; CPU time and peak memory are approximate");
+    }
+
+    // 2. The run's cgroup.
+    std::unique_ptr<RunCgroup> cgroup;
+    if (!without_cgroups) {
+        auto id = fmt::format("r{}-{}", ::getpid(), run_counter_.fetch_add(1));
+        auto created = cgroups_.create(id, spec.limits);
+        if (!created) return std::unexpected(created.error());
+        cgroup = std::move(*created);
+    }
+
+    // 3. Pipes and stdin.
+    auto in = open_stdin(spec.stdin_source);
+    if (!in) return std::unexpected(in.error());
+    auto out = make_pipe();
+    if (!out) return std::unexpected(out.error());
+    auto err = make_pipe();
+    if (!err) return std::unexpected(err.error());
+    auto sync = make_pipe();
+    if (!sync) return std::unexpected(sync.error());
+    auto status = make_pipe();
+    if (!status) return std::unexpected(status.error());
+    for (UniqueFd* fd : {&*in, &out->write, &err->write, &sync->read, &status->write}) {
+        if (auto r = at_least_3(*fd); !r) return std::unexpected(r.error());
+    }
+    ::fcntl(out->read.get(), F_SETFL, O_NONBLOCK);
+    ::fcntl(err->read.get(), F_SETFL, O_NONBLOCK);
+    plan.stdin_fd = in->get();
+    plan.stdout_fd = out->write.get();
+    plan.stderr_fd = err->write.get();
+    plan.sync_fd = sync->read.get();
+    plan.status_fd = status->write.get();
+
+    // 4. Clone. Every signal stays blocked until the child has reset its handlers: the child
+    // shares our memory and must never run one of the daemon's handlers.
+    static thread_local ChildStack stack;
+    if (stack.top() == nullptr) return fail_errno("mmap", "child stack", ENOMEM);
+    sigset_t all, saved;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &saved);
+    int pidfd_raw = -1;
+    pid_t pid = ::clone(child_main, stack.top(), kCloneFlags | SIGCHLD, &plan, &pidfd_raw);
+    int clone_errno = errno;
+    ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    if (pid < 0) {
+        return std::unexpected(Error::from_errno(ErrorCode::kInternalError, "clone",
+                                                 "jail namespaces", clone_errno));
+    }
+    UniqueFd pidfd(pidfd_raw);
+    auto reap = [&pidfd](rusage* usage) {
+        siginfo_t info{};
+        while (::syscall(SYS_waitid, P_PIDFD, pidfd.get(), &info, WEXITED, usage) != 0 &&
+               errno == EINTR) {
+        }
+        return info;
+    };
+    ScopeGuard kill_guard([&] {
+        ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+        reap(nullptr);
+    });
+    in->reset();
+    out->write.reset();
+    err->write.reset();
+    sync->read.reset();
+    status->write.reset();
+
+    // 5. Ids and cgroup, then let the child go.
+    if (auto r = write_id_maps(pid, spec.identity, privileged_); !r) {
+        return std::unexpected(r.error());
+    }
+    if (cgroup) {
+        if (auto r = cgroup->add(pid); !r) return std::unexpected(r.error());
+    }
+    if (::write(sync->write.get(), "g", 1) != 1) return fail_errno("write", "jail sync pipe");
+    sync->write.reset();
+
+    // 6. Exec or a failed step: the status pipe closes at exec, or carries (step, errno).
+    ChildFailure failure;
+    ssize_t n;
+    do {
+        n = ::read(status->read.get(), &failure, sizeof failure);
+    } while (n < 0 && errno == EINTR);
+    if (n == sizeof failure) return std::unexpected(setup_error(failure, plan, spec));
+    if (n != 0) return fail_errno("read", "jail status pipe", n < 0 ? errno : EIO);
+    caps_guard.dismiss();
+    release_caps(plan);
+
+    // 7. Watch until the tree is gone; the deadline and the stdout cap kill it.
+    auto kill_tree = [&] {
+        if (cgroup) (void)cgroup->kill();
+        // SIGKILL to the namespace's init takes every process of the namespace with it.
+        ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    };
+    auto watched = watch_run({pidfd.get(), out->read.get(), err->read.get()}, spec.output,
+                             deadline, kill_tree, result);
+    if (!watched) return std::unexpected(watched.error());
+
+    // 8. Reap, then meter from the cgroup (the launcher's rusage misses the namespace's
+    // orphans) and clean up.
+    rusage usage{};
+    siginfo_t info = reap(&usage);
+    kill_guard.dismiss();
+    result.wall = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+    if (info.si_code == CLD_EXITED) {
+        result.exit_code = info.si_status;
+    } else {
+        result.term_signal = info.si_status;
+    }
+    if (cgroup) {
+        auto metered = cgroup->usage();
+        if (!metered) return std::unexpected(metered.error());
+        result.cpu_user = metered->cpu_user;
+        result.cpu_system = metered->cpu_system;
+        result.peak_memory_bytes = metered->peak_memory_bytes;
+        result.peak_pids = metered->peak_pids;
+        result.oom_killed = metered->oom_kills > 0;
+    } else {
+        result.cpu_user = to_us(usage.ru_utime);
+        result.cpu_system = to_us(usage.ru_stime);
+        result.peak_memory_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+    }
+    return result;
+}
+
+}  // namespace orchagent::sandbox

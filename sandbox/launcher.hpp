@@ -1,0 +1,47 @@
+// The Launcher runs JailSpecs. Created once per process: it detects cgroups, builds the
+// seccomp program and makes this process a child subreaper. run() is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "core/error.hpp"
+#include "sandbox/cgroup.hpp"
+#include "sandbox/jail_result.hpp"
+#include "sandbox/jail_spec.hpp"
+#include "sandbox/seccomp.hpp"
+
+namespace orchagent::sandbox {
+
+struct LauncherOptions {
+    // Folder under this process's own cgroup that holds the run groups.
+    std::string cgroup_name = "orchagentd";
+    // When false, no cgroup is used even if one could be: rlimits only (tests the fallback).
+    bool use_cgroups = true;
+};
+
+class Launcher {
+public:
+    static Result<std::unique_ptr<Launcher>> create(const LauncherOptions& options = {});
+
+    // Runs the spec to completion: the program and every process it started are gone when
+    // this returns. An Error means the jail could not be set up (the program never ran);
+    // everything the program did, including crashing or timing out, is in the JailResult.
+    Result<JailResult> run(const JailSpec& spec);
+
+    LimitsMode limits_mode() const { return cgroups_.mode(); }
+    const CgroupManager& cgroups() const { return cgroups_; }
+    // True when this process is root on the host: inside ids map to Identity::host_base..
+    bool privileged() const { return privileged_; }
+
+private:
+    Launcher() = default;
+    LauncherOptions options_;
+    CgroupManager cgroups_;
+    SeccompProgram seccomp_;
+    bool privileged_ = false;
+    std::atomic<uint64_t> run_counter_{0};
+};
+
+}  // namespace orchagent::sandbox

@@ -1,0 +1,326 @@
+// Mount namespace: a fresh tmpfs root holding only what the spec names, then pivot_root.
+//
+// Parent side: plan_mounts() turns JailSpec::mounts into a flat list of MountOps with every
+// path prefixed by the staging root, every parent folder created explicitly, host bind
+// sources checked with lstat (a host symlink such as Debian's /bin -> usr/bin is recreated
+// as the same symlink rather than bound).
+// Child side: child_apply_mounts() walks the list; child_pivot_root() swaps roots and
+// detaches the host's; child_root_read_only() freezes the root tmpfs.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <set>
+
+#include "sandbox/steps.hpp"
+
+namespace orchagent::sandbox {
+namespace {
+
+using Op = MountOp;
+using Kind = MountOp::Kind;
+
+constexpr unsigned long kNoSuidDev = MS_NOSUID | MS_NODEV;
+constexpr uint64_t kDevTmpfsBytes = 64 << 10;
+constexpr uint64_t kReadOnlyAttr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+constexpr uint64_t kWritableAttr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom"};
+
+class Planner {
+public:
+    Planner(PlanStrings& strings, ChildPlan& plan) : strings_(strings), plan_(plan) {}
+
+    const char* staged(std::string_view inside) {
+        return strings_.add(std::string(plan_.staging_root) + std::string(inside));
+    }
+
+    void push(Op op) {
+        op.spec_index = index_;
+        plan_.mount_ops.push_back(op);
+    }
+
+    // Creates every missing ancestor of `inside` (not `inside` itself).
+    void ensure_parents(std::string_view inside) {
+        size_t pos = 0;
+        while ((pos = inside.find('/', pos + 1)) != std::string_view::npos) {
+            mkdir_once(inside.substr(0, pos), 0755);
+        }
+    }
+    void mkdir_once(std::string_view inside, uint32_t mode) {
+        if (!created_.emplace(inside).second) return;
+        push({.kind = Kind::kMkdir, .path = staged(inside), .mode = mode});
+    }
+    void mount(const char* source, const char* path, const char* fstype, unsigned long flags,
+               std::string data) {
+        push({.kind = Kind::kMount,
+              .source = source,
+              .path = path,
+              .fstype = fstype,
+              .flags = flags,
+              .data = data.empty() ? nullptr : strings_.add(std::move(data))});
+    }
+    // Host path -> jail path. The source is cloned (open_tree) before the new root is
+    // mounted over the host's /tmp, so any host path can be a source, and it is resolved
+    // exactly once; the clone gets its attributes while still detached, then is moved in.
+    void bind(std::string source, const char* path, uint64_t attr) {
+        uint32_t slot = static_cast<uint32_t>(opens_.size());
+        MountOp open{.kind = Kind::kOpenTree, .source = strings_.add(std::move(source)),
+                     .slot = slot, .spec_index = index_};
+        opens_.push_back(open);
+        push({.kind = Kind::kMoveTree, .path = path, .data_len = attr, .slot = slot});
+    }
+    // The open_tree operations, to run before the staging root hides the host's paths.
+    const std::vector<MountOp>& opens() const { return opens_; }
+    void chown_if(bool owned, const char* path) {
+        if (owned) push({.kind = Kind::kChown, .path = path});
+    }
+    std::string owner_opts(bool owned) const {
+        return owned ? fmt::format(",uid={},gid={}", plan_.run_uid, plan_.run_gid) : "";
+    }
+
+    Result<void> add(const Mount& m, int index);
+
+private:
+    Result<void> add_bind(const Mount& m);
+    void add_dev(const Mount& m);
+
+    PlanStrings& strings_;
+    ChildPlan& plan_;
+    std::set<std::string, std::less<>> created_;
+    std::vector<MountOp> opens_;
+    int index_ = -1;
+};
+
+Result<void> Planner::add_bind(const Mount& m) {
+    struct stat st {};
+    if (::lstat(m.source.c_str(), &st) != 0) {
+        if (errno == ENOENT && m.optional) return {};
+        return fail_errno("lstat", m.source, errno, ErrorCode::kInvalidInput);
+    }
+    const char* path = staged(m.target);
+    if (S_ISLNK(st.st_mode)) {
+        std::string link(PATH_MAX, '\0');
+        ssize_t n = ::readlink(m.source.c_str(), link.data(), link.size());
+        if (n < 0) return fail_errno("readlink", m.source);
+        link.resize(static_cast<size_t>(n));
+        created_.emplace(m.target);
+        push({.kind = Kind::kSymlink, .source = strings_.add(std::move(link)), .path = path});
+        return {};
+    }
+    if (S_ISDIR(st.st_mode)) {
+        mkdir_once(m.target, 0755);
+    } else if (S_ISREG(st.st_mode)) {
+        push({.kind = Kind::kTouch, .path = path, .mode = 0644});
+    } else {
+        return fail(ErrorCode::kInvalidInput,
+                    fmt::format("bind source '{}' is neither a folder, a file nor a symlink "
+                                "(devices come only from the dev mount)",
+                                m.source));
+    }
+    bind(m.source, path, m.writable ? kWritableAttr : kReadOnlyAttr);
+    return {};
+}
+
+void Planner::add_dev(const Mount& m) {
+    const char* dev = staged(m.target);
+    mkdir_once(m.target, 0755);
+    uint64_t size = m.size_bytes > 0 ? m.size_bytes : kDevTmpfsBytes;
+    mount("tmpfs", dev, "tmpfs", kNoSuidDev | MS_NOEXEC, fmt::format("size={},mode=0755", size));
+    for (const char* name : kDevices) {
+        const char* node = staged(fmt::format("{}/{}", m.target, name));
+        push({.kind = Kind::kTouch, .path = node, .mode = 0666});
+        // The only mounts without nodev: single device nodes the jail needs.
+        bind(fmt::format("/dev/{}", name), node, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+    }
+    const std::pair<const char*, const char*> links[] = {{"fd", "/proc/self/fd"},
+                                                         {"stdin", "/proc/self/fd/0"},
+                                                         {"stdout", "/proc/self/fd/1"},
+                                                         {"stderr", "/proc/self/fd/2"}};
+    for (auto [name, target] : links) {
+        push({.kind = Kind::kSymlink,
+              .source = target,
+              .path = staged(fmt::format("{}/{}", m.target, name))});
+    }
+    push({.kind = Kind::kMkdir, .path = staged(m.target + "/shm"), .mode = 01777});
+}
+
+Result<void> Planner::add(const Mount& m, int index) {
+    index_ = index;
+    ensure_parents(m.target);
+    switch (m.kind) {
+        case MountKind::kBind:
+            return add_bind(m);
+        case MountKind::kTmpfs: {
+            const char* path = staged(m.target);
+            mkdir_once(m.target, 0755);
+            mount("tmpfs", path, "tmpfs", kNoSuidDev,
+                  fmt::format("size={},mode={:o}{}", m.size_bytes, m.mode,
+                              owner_opts(m.owned_by_run_user)));
+            return {};
+        }
+        case MountKind::kProc: {
+            const char* path = staged(m.target);
+            mkdir_once(m.target, 0555);
+            mount("proc", path, "proc", kNoSuidDev | MS_NOEXEC, "hidepid=invisible");
+            return {};
+        }
+        case MountKind::kDev:
+            add_dev(m);
+            return {};
+        case MountKind::kDir: {
+            const char* path = staged(m.target);
+            created_.emplace(m.target);
+            push({.kind = Kind::kMkdir, .path = path, .mode = m.mode});
+            chown_if(m.owned_by_run_user, path);
+            return {};
+        }
+        case MountKind::kFile: {
+            const char* path = staged(m.target);
+            const char* content = strings_.add(m.source);
+            push({.kind = Kind::kWriteFile,
+                  .path = path,
+                  .data = content,
+                  .data_len = m.source.size(),
+                  .mode = m.mode});
+            chown_if(m.owned_by_run_user, path);
+            return {};
+        }
+        case MountKind::kSymlink:
+            created_.emplace(m.target);
+            push({.kind = Kind::kSymlink, .source = strings_.add(m.source),
+                  .path = staged(m.target)});
+            return {};
+    }
+    return fail(ErrorCode::kInvalidInput, "unknown mount kind");
+}
+
+int write_all(int fd, const char* data, size_t len) noexcept {
+    while (len > 0) {
+        ssize_t n = ::write(fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        data += n;
+        len -= static_cast<size_t>(n);
+    }
+    return 0;
+}
+
+int apply(const MountOp& op, const ChildPlan& plan, int* trees) noexcept {
+    switch (op.kind) {
+        case Kind::kMkdir:
+            if (::mkdir(op.path, op.mode) != 0 && errno != EEXIST) return errno;
+            return 0;
+        case Kind::kTouch: {
+            int fd = ::open(op.path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, op.mode);
+            if (fd < 0) return errno;
+            ::close(fd);
+            return 0;
+        }
+        case Kind::kMount:
+            return ::mount(op.source, op.path, op.fstype, op.flags, op.data) == 0 ? 0 : errno;
+        case Kind::kOpenTree: {
+            int fd = ::open_tree(AT_FDCWD, op.source,
+                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+            if (fd < 0) return errno;
+            trees[op.slot] = fd;
+            return 0;
+        }
+        case Kind::kMoveTree: {
+            int fd = trees[op.slot];
+            mount_attr attr{};
+            attr.attr_set = op.data_len;
+            int err = 0;
+            if (::mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0 ||
+                ::move_mount(fd, "", AT_FDCWD, op.path, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+                err = errno;
+            }
+            ::close(fd);
+            trees[op.slot] = -1;
+            return err;
+        }
+        case Kind::kWriteFile: {
+            int fd = ::open(op.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                            op.mode);
+            if (fd < 0) return errno;
+            int err = write_all(fd, op.data, op.data_len);
+            ::close(fd);
+            return err;
+        }
+        case Kind::kSymlink:
+            return ::symlink(op.source, op.path) == 0 ? 0 : errno;
+        case Kind::kChown:
+            return ::lchown(op.path, plan.run_uid, plan.run_gid) == 0 ? 0 : errno;
+    }
+    return EINVAL;
+}
+
+}  // namespace
+
+Result<void> plan_mounts(const JailSpec& spec, PlanStrings& strings, ChildPlan& plan) {
+    Planner planner(strings, plan);
+    for (size_t i = 0; i < spec.mounts.size(); ++i) {
+        auto added = planner.add(spec.mounts[i], static_cast<int>(i));
+        if (!added) {
+            return std::unexpected(
+                added.error().with_context(fmt::format("mounts[{}] ({})", i,
+                                                       spec.mounts[i].target)));
+        }
+    }
+    if (planner.opens().size() > kMaxTrees) {
+        return fail(ErrorCode::kInvalidInput,
+                    fmt::format("mounts: more than {} host paths to bind", kMaxTrees));
+    }
+    std::vector<MountOp> body = std::move(plan.mount_ops);
+    plan.mount_ops.clear();
+    // Nothing we mount propagates back to the host, and nothing of the host's reaches us.
+    plan.mount_ops.push_back({.kind = Kind::kMount, .path = "/", .flags = MS_REC | MS_PRIVATE});
+    plan.mount_ops.insert(plan.mount_ops.end(), planner.opens().begin(), planner.opens().end());
+    // The new root: a small tmpfs holding folders, mount points and the spec's files.
+    uint64_t root_bytes = 1 << 20;
+    for (const auto& m : spec.mounts) {
+        if (m.kind == MountKind::kFile) root_bytes += m.source.size() + 4096;
+    }
+    plan.mount_ops.push_back({.kind = Kind::kMount,
+                              .source = "tmpfs",
+                              .path = plan.staging_root,
+                              .fstype = "tmpfs",
+                              .flags = kNoSuidDev,
+                              .data = strings.add(fmt::format("size={},mode=0755", root_bytes))});
+    plan.mount_ops.insert(plan.mount_ops.end(), body.begin(), body.end());
+    return {};
+}
+
+int child_apply_mounts(const ChildPlan& plan, int32_t* failed_index) noexcept {
+    ::umask(0);
+    int trees[kMaxTrees];
+    for (size_t i = 0; i < plan.mount_ops.size(); ++i) {
+        if (int err = apply(plan.mount_ops[i], plan, trees); err != 0) {
+            *failed_index = static_cast<int32_t>(i);
+            return err;  // the tree fds die with the child
+        }
+    }
+    return 0;
+}
+
+int child_pivot_root(const ChildPlan& plan) noexcept {
+    // pivot_root(".", ".") stacks the old root on the new one; detaching "." removes it.
+    if (::chdir(plan.staging_root) != 0) return errno;
+    if (::syscall(SYS_pivot_root, ".", ".") != 0) return errno;
+    if (::umount2(".", MNT_DETACH) != 0) return errno;
+    if (::chdir("/") != 0) return errno;
+    return 0;
+}
+
+int child_root_read_only() noexcept {
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    return ::mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof attr) == 0 ? 0 : errno;
+}
+
+}  // namespace orchagent::sandbox

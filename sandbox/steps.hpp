@@ -1,0 +1,48 @@
+// Internal to sandbox/: each kernel feature's parent-side and child-side step, one file each.
+// Parent-side functions may allocate and return Result; child-side functions are noexcept,
+// allocate nothing and return 0 or an errno.
+#pragma once
+
+#include <sys/types.h>
+
+#include <deque>
+#include <string>
+
+#include "core/error.hpp"
+#include "sandbox/child.hpp"
+#include "sandbox/jail_spec.hpp"
+
+namespace orchagent::sandbox {
+
+// Owns every string a ChildPlan points to (a deque never moves its elements).
+class PlanStrings {
+public:
+    const char* add(std::string s) { return strings_.emplace_back(std::move(s)).c_str(); }
+
+private:
+    std::deque<std::string> strings_;
+};
+
+// userns.cpp
+Result<void> write_id_maps(pid_t pid, const Identity& identity, bool privileged);
+int child_set_setup_ids(const ChildPlan& plan) noexcept;
+
+// mounts.cpp
+Result<void> plan_mounts(const JailSpec& spec, PlanStrings& strings, ChildPlan& plan);
+int child_apply_mounts(const ChildPlan& plan, int32_t* failed_index) noexcept;
+int child_pivot_root(const ChildPlan& plan) noexcept;
+int child_root_read_only() noexcept;
+
+// rlimits.cpp
+void plan_rlimits(const Limits& limits, bool without_cgroups, ChildPlan& plan);
+int child_apply_rlimits(const ChildPlan& plan) noexcept;
+
+// caps.cpp
+Result<void> plan_caps(ChildPlan& plan);
+void release_caps(ChildPlan& plan);
+int child_drop_caps(const ChildPlan& plan) noexcept;
+
+// net.cpp
+int child_loopback_up() noexcept;
+
+}  // namespace orchagent::sandbox
