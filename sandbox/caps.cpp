@@ -12,9 +12,13 @@
 namespace orchagent::sandbox {
 
 Result<void> plan_caps(ChildPlan& plan) {
-    plan.last_cap = CAP_LAST_CAP;
-    std::ifstream last("/proc/sys/kernel/cap_last_cap");
-    if (int value = 0; last >> value && value > 0) plan.last_cap = value;
+    // The running kernel may know more capabilities than our headers: ask it, once.
+    static const int last_cap = [] {
+        std::ifstream last("/proc/sys/kernel/cap_last_cap");
+        int value = 0;
+        return last >> value && value > 0 ? value : CAP_LAST_CAP;
+    }();
+    plan.last_cap = last_cap;
     plan.empty_caps = ::cap_init();  // every set empty
     if (plan.empty_caps == nullptr) return fail_errno("cap_init", "");
     return {};

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <climits>
 #include <map>
@@ -294,6 +295,21 @@ Result<std::string> setup_v1(const std::vector<CgroupMount>& mounts,
     return parent;
 }
 
+// Removes <parent>/<pid>-<n> folders whose process is gone, and run groups of the layout
+// before per-launcher folders. Folders of live processes are left alone: another launcher's.
+void remove_dead_launchers(const std::string& parent) {
+    for (const auto& dir : subdirs(parent)) {
+        std::string_view base(dir);
+        base.remove_prefix(base.rfind('/') + 1);
+        if (base.starts_with("r")) base.remove_prefix(1);  // old layout: r<pid>-<n>
+        int pid = 0;
+        auto [end, ec] = std::from_chars(base.data(), base.data() + base.size(), pid);
+        const bool alive = ec == std::errc() && pid > 0 && pid != ::getpid() &&
+                           (::kill(pid, 0) == 0 || errno != ESRCH);
+        if (!alive && pid != ::getpid()) remove_tree(dir);
+    }
+}
+
 }  // namespace
 
 CgroupManager CgroupManager::detect(std::string_view name_view) {
@@ -343,11 +359,42 @@ CgroupManager CgroupManager::detect(std::string_view name_view) {
             }
         }
     }
-    // Best effort: groups a crashed earlier process left behind (v2 first: cgroup.kill).
+    // Several launchers share <name> (a daemon, `orchagent jail`, tests, other daemons on the
+    // host): each gets <name>/<pid>-<n>, and only folders of dead processes are cleaned.
+    static std::atomic<unsigned> instances{0};
+    const std::string mine = fmt::format("{}-{}", ::getpid(), instances.fetch_add(1));
+    std::vector<std::string> own_parents;
     for (const auto& parent : m.parents_) {
-        for (const auto& dir : subdirs(parent)) remove_tree(dir);
+        remove_dead_launchers(parent);
+        const std::string dir = parent + "/" + mine;
+        remove_tree(dir);  // a dead process with our pid (pid reuse in containers)
+        if (int err = ensure_dir(dir); err != 0) {
+            m.why_ = Error::from_errno(kSandbox, "mkdir", dir, err).message();
+            m.mode_ = LimitsMode::kRlimitOnly;
+            for (const auto& made : own_parents) ::rmdir(made.c_str());
+            return m;
+        }
+        if (parent == m.v2_parent_ && m.mode_ == LimitsMode::kCgroupV2) {
+            if (auto wrote = write_file(dir + "/cgroup.subtree_control", kV2Enable); !wrote) {
+                m.why_ = wrote.error().message();
+                m.mode_ = LimitsMode::kRlimitOnly;
+                return m;
+            }
+        }
+        own_parents.push_back(dir);
     }
+    auto rebase = [&mine](std::string& field) {
+        if (!field.empty()) field += "/" + mine;
+    };
+    for (auto* field : {&m.v2_parent_, &m.v1_memory_, &m.v1_cpu_, &m.v1_cpuacct_, &m.v1_pids_}) {
+        rebase(*field);
+    }
+    m.parents_ = std::move(own_parents);
     return m;
+}
+
+void CgroupManager::remove_folders() const {
+    for (const auto& parent : parents_) ::rmdir(parent.c_str());
 }
 
 Result<std::unique_ptr<RunCgroup>> CgroupManager::create(std::string_view run_id,
@@ -432,6 +479,18 @@ Result<void> RunCgroup::add(pid_t pid) const {
         if (auto wrote = write_file(dir + "/cgroup.procs", text); !wrote) return wrote;
     }
     return {};
+}
+
+std::vector<std::string> RunCgroup::v1_task_files() const {
+    std::vector<std::string> files;
+    if (mode_ != LimitsMode::kCgroupV1) return files;
+    for (const std::string* dir : {&memory_, &cpu_, &cpuacct_, &pids_}) {
+        if (dir->empty()) continue;
+        std::string file = *dir + "/tasks";
+        // cpu and cpuacct share a folder where they are mounted together.
+        if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
+    }
+    return files;
 }
 
 Result<void> RunCgroup::kill() const {

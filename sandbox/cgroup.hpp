@@ -46,6 +46,9 @@ public:
     // Not for kRlimitOnly.
     Result<std::unique_ptr<RunCgroup>> create(std::string_view run_id, const Limits& limits) const;
 
+    // Removes this manager's (empty) folders; the launcher calls it when it goes away.
+    void remove_folders() const;
+
     // Paths (for tests and docs): the parent folder of run groups, per hierarchy in use.
     const std::vector<std::string>& parents() const { return parents_; }
 
@@ -73,6 +76,15 @@ public:
     Result<void> kill() const;
     // Reads the meters. Call after the tree is gone for final figures.
     Result<CgroupUsage> usage() const;
+
+    // How a new process joins without anyone writing its pid to cgroup.procs: that write
+    // takes a global lock whose release waits for an RCU grace period (8 ms median here when
+    // runs are not back to back; docs/benchmarks.md). The v2 group is joined at birth with
+    // clone3(CLONE_INTO_CGROUP) on this folder (empty when there is no v2 group)...
+    const std::string& v2_path() const { return v2_; }
+    // ...and each v1 group by the child itself, writing "0" to these `tasks` files: moving
+    // one's own single thread skips the global lock (85 us instead of 8 ms).
+    std::vector<std::string> v1_task_files() const;
 
     // Folders of this run's groups, per hierarchy (tests check they vanish).
     const std::vector<std::string>& paths() const { return paths_; }

@@ -36,6 +36,21 @@ int wait_for_parent(const ChildPlan& plan) noexcept {
     return 0;
 }
 
+// Moving our own single thread through a v1 `tasks` file skips the global lock a
+// cgroup.procs write takes (see RunCgroup::v1_task_files). We are still host root here: the
+// files are root's, and the id change comes next.
+int join_cgroups(const ChildPlan& plan) noexcept {
+    for (const char* file : plan.cgroup_task_files) {
+        int fd = ::open(file, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return errno;
+        ssize_t n = ::write(fd, "0", 1);
+        int err = n == 1 ? 0 : errno;
+        ::close(fd);
+        if (err != 0) return err;
+    }
+    return 0;
+}
+
 int reset_signals() noexcept {
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
@@ -107,6 +122,7 @@ int child_main(void* arg) noexcept {
 
     step(ChildStep::kWaitParent, wait_for_parent(plan));
     step(ChildStep::kSignals, reset_signals());
+    step(ChildStep::kCgroupJoin, join_cgroups(plan));
     step(ChildStep::kIds, child_set_setup_ids(plan));
     step(ChildStep::kCgroupNs, unshare_cgroup_ns());
     int mounted = child_apply_mounts(plan, &index);
@@ -130,6 +146,7 @@ const char* to_string(ChildStep step) {
     switch (step) {
         case ChildStep::kWaitParent: return "waiting for the parent";
         case ChildStep::kSignals: return "resetting signals";
+        case ChildStep::kCgroupJoin: return "joining the run's cgroups";
         case ChildStep::kIds: return "setting ids";
         case ChildStep::kCgroupNs: return "cgroup namespace";
         case ChildStep::kMounts: return "mounting";

@@ -21,7 +21,8 @@ namespace orchagent::sandbox {
 
 // The steps, in the order the child applies them. A failure is reported as (step, errno).
 enum class ChildStep : uint32_t {
-    kWaitParent = 1,  // read the go byte: maps and cgroup are in place
+    kWaitParent = 1,  // read the go byte: the id maps are written
+    kCgroupJoin,      // write "0" to each v1 group's tasks file (still host root here)
     kSignals,         // every handler back to default, mask cleared at exec
     kIds,             // drop supplementary groups, become the setup id (inside root)
     kCgroupNs,        // unshare(CLONE_NEWCGROUP) now that we are in the run's group
@@ -90,6 +91,8 @@ struct ChildPlan {
     bool privileged = false;  // root launcher: a full range is mapped, setup runs as inside 0
     uid_t run_uid = 1000;
     gid_t run_gid = 1000;
+
+    std::vector<const char*> cgroup_task_files;  // v1 `tasks` files to join
 
     const char* staging_root = "/tmp";  // where the new root's tmpfs is mounted before pivot
     std::vector<MountOp> mount_ops;

@@ -18,6 +18,7 @@
 
 #include "core/unique_fd.hpp"
 #include "sandbox/output.hpp"
+#include "sandbox/spawn.hpp"
 #include "sandbox/steps.hpp"
 
 namespace orchagent::sandbox {
@@ -26,8 +27,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kChildStackBytes = 256 << 10;
-constexpr int kCloneFlags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWNS |
-                            CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+constexpr uint64_t kNamespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET |
+                                 CLONE_NEWIPC | CLONE_NEWUTS;
 
 // One stack per launching thread, reused: a run is synchronous on its thread.
 class ChildStack {
@@ -40,9 +41,7 @@ public:
     ~ChildStack() {
         if (base_ != nullptr) ::munmap(base_, kChildStackBytes);
     }
-    void* top() const {
-        return base_ == nullptr ? nullptr : static_cast<char*>(base_) + kChildStackBytes;
-    }
+    void* base() const { return base_; }
 
 private:
     void* base_ = nullptr;
@@ -239,22 +238,24 @@ Result<JailResult> Launcher::run(const JailSpec& spec) {
     plan.sync_fd = sync->read.get();
     plan.status_fd = status->write.get();
 
-    // 4. Clone. Every signal stays blocked until the child has reset its handlers: the child
-    // shares our memory and must never run one of the daemon's handlers.
+    // 4. Clone, born in the v2 group when there is one; the child joins v1 groups itself.
     static thread_local ChildStack stack;
-    if (stack.top() == nullptr) return fail_errno("mmap", "child stack", ENOMEM);
-    sigset_t all, saved;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &saved);
-    int pidfd_raw = -1;
-    pid_t pid = ::clone(child_main, stack.top(), kCloneFlags | SIGCHLD, &plan, &pidfd_raw);
-    int clone_errno = errno;
-    ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-    if (pid < 0) {
-        return std::unexpected(Error::from_errno(ErrorCode::kInternalError, "clone",
-                                                 "jail namespaces", clone_errno));
+    if (stack.base() == nullptr) return fail_errno("mmap", "child stack", ENOMEM);
+    UniqueFd cgroup_dir;
+    if (cgroup) {
+        for (const auto& file : cgroup->v1_task_files()) {
+            plan.cgroup_task_files.push_back(strings.add(file));
+        }
+        if (!cgroup->v2_path().empty()) {
+            cgroup_dir.reset(::open(cgroup->v2_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+            if (!cgroup_dir) return fail_errno("open", cgroup->v2_path());
+        }
     }
-    UniqueFd pidfd(pidfd_raw);
+    auto spawned = spawn_vm_child(child_main, &plan, stack.base(), kChildStackBytes, kNamespaces,
+                                  cgroup_dir ? cgroup_dir.get() : -1);
+    if (!spawned) return std::unexpected(spawned.error());
+    const pid_t pid = spawned->pid;
+    UniqueFd pidfd = std::move(spawned->pidfd);
     auto reap = [&pidfd](rusage* usage) {
         siginfo_t info{};
         while (::syscall(SYS_waitid, P_PIDFD, pidfd.get(), &info, WEXITED, usage) != 0 &&
@@ -272,11 +273,12 @@ Result<JailResult> Launcher::run(const JailSpec& spec) {
     sync->read.reset();
     status->write.reset();
 
-    // 5. Ids and cgroup, then let the child go.
+    // 5. Id maps, then let the child go.
     if (auto r = write_id_maps(pid, spec.identity, privileged_); !r) {
         return std::unexpected(r.error());
     }
-    if (cgroup) {
+    if (cgroup && !spawned->in_cgroup && !cgroup->v2_path().empty()) {
+        // No clone3 here: move it the slow way (v1 groups it still joins itself).
         if (auto r = cgroup->add(pid); !r) return std::unexpected(r.error());
     }
     if (::write(sync->write.get(), "g", 1) != 1) return fail_errno("write", "jail sync pipe");

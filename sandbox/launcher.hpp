@@ -24,6 +24,9 @@ struct LauncherOptions {
 class Launcher {
 public:
     static Result<std::unique_ptr<Launcher>> create(const LauncherOptions& options = {});
+    ~Launcher() { cgroups_.remove_folders(); }
+    Launcher(const Launcher&) = delete;
+    Launcher& operator=(const Launcher&) = delete;
 
     // Runs the spec to completion: the program and every process it started are gone when
     // this returns. An Error means the jail could not be set up (the program never ran);

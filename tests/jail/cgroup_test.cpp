@@ -13,6 +13,9 @@
 
 #include <chrono>
 #include <ctime>
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -133,7 +136,10 @@ class CgroupTest : public ::testing::Test {
 
     static void SetUpTestSuite() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
     static void TearDownTestSuite() {
-        for (const auto& parent : parents_seen()) ::rmdir(parent.c_str());
+        for (const auto& parent : parents_seen()) {
+            ::rmdir(parent.c_str());                                    // <name>/<pid>-<n>
+            ::rmdir(parent.substr(0, parent.rfind('/')).c_str());       // <name>, once empty
+        }
     }
     static std::set<std::string>& parents_seen() {
         static std::set<std::string> parents;
@@ -168,7 +174,7 @@ TEST_F(CgroupTest, DetectsTheHierarchyInUse) {
     }
     ASSERT_FALSE(manager_.parents().empty());
     for (const auto& parent : manager_.parents()) {
-        EXPECT_TRUE(parent.ends_with("/" + name())) << parent;
+        EXPECT_TRUE(parent.ends_with(fmt::format("/{}/{}-", name(), ::getpid()) + parent.substr(parent.rfind('-') + 1))) << parent;
         EXPECT_TRUE(exists(parent + "/cgroup.procs")) << parent;
     }
 }
@@ -182,7 +188,7 @@ TEST_F(CgroupTest, CreateMakesFoldersAndWritesLimits) {
     ASSERT_TRUE(group);
     ASSERT_FALSE(group->paths().empty());
     for (const auto& dir : group->paths()) {
-        EXPECT_TRUE(dir.ends_with("/" + name() + "/limits-1")) << dir;
+        EXPECT_TRUE((dir.find("/" + name() + "/") != std::string::npos && dir.ends_with("/limits-1"))) << dir;
         EXPECT_TRUE(exists(dir + "/cgroup.procs")) << dir;
     }
     EXPECT_EQ(slurp(find_file(*group, "pids.max")), "16\n");
@@ -356,20 +362,40 @@ TEST_F(CgroupTest, DuplicateRunIdFailsAndLeavesTheFirst) {
     for (const auto& dir : first->paths()) EXPECT_TRUE(exists(dir)) << dir;
 }
 
-TEST_F(CgroupTest, DetectRemovesLeftoversOfACrashedProcess) {
+// A launcher that crashed left <name>/<its pid>-0/<run> with a process in it: the next
+// detect() kills it and removes the folder. A live launcher's folder is left alone.
+TEST_F(CgroupTest, DetectRemovesLeftoversOfADeadLauncherOnly) {
+    pid_t dead = ::fork();
+    if (dead == 0) _exit(0);
+    ASSERT_GT(dead, 0);
+    ::waitpid(dead, nullptr, 0);  // its pid now names nobody
     Child child([] { return 0; });
-    std::vector<std::string> stale;
+    std::vector<std::string> stale, live;
     for (const auto& parent : manager_.parents()) {
-        stale.push_back(parent + "/stale-1");
+        const std::string shared = parent.substr(0, parent.rfind('/'));
+        stale.push_back(shared + "/" + std::to_string(dead) + "-0");
+        live.push_back(shared + "/1-0");  // pid 1 is alive
         ASSERT_EQ(::mkdir(stale.back().c_str(), 0755), 0) << stale.back();
-        std::ofstream(stale.back() + "/cgroup.procs") << child.pid() << std::flush;
-        EXPECT_NE(slurp(stale.back() + "/cgroup.procs"), "") << stale.back();
+        ASSERT_EQ(::mkdir(live.back().c_str(), 0755), 0) << live.back();
+        const std::string run = stale.back() + "/stale-1";
+        ASSERT_EQ(::mkdir(run.c_str(), 0755), 0) << run;
+        std::ofstream(run + "/cgroup.procs") << child.pid() << std::flush;
+        EXPECT_NE(slurp(run + "/cgroup.procs"), "") << run;
     }
     auto again = CgroupManager::detect(name());
     EXPECT_EQ(again.mode(), manager_.mode());
     for (const auto& dir : stale) EXPECT_FALSE(exists(dir)) << dir;
+    for (const auto& dir : live) {
+        EXPECT_TRUE(exists(dir)) << dir;
+        ::rmdir(dir.c_str());
+    }
     const int status = child.wait();
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    // Two managers of one process never share a folder.
+    for (const auto& parent : again.parents()) {
+        EXPECT_EQ(std::ranges::count(manager_.parents(), parent), 0) << parent;
+    }
+    again.remove_folders();
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -385,6 +386,47 @@ TEST(JailFallback, RlimitFallbackStillBoundsMemoryAndPids) {
     EXPECT_TRUE(r->exit_code != 0 || r->term_signal != 0 ||
                 r->stdout_data.find("allocation failed") != std::string::npos)
         << r->stdout_data << r->stderr_tail;
+}
+
+}  // namespace
+}  // namespace orchagent::sandbox
+
+namespace orchagent::sandbox {
+namespace {
+
+// The program is in every group of the run while it runs: v1 groups joined by the child
+// itself, the v2 group at birth (clone3 CLONE_INTO_CGROUP). Checked from the host side.
+TEST(JailCgroups, TheProgramIsInEveryGroupOfItsRun) {
+    auto launcher = Launcher::create();
+    ASSERT_TRUE(launcher.has_value()) << launcher.error().message();
+    if ((*launcher)->limits_mode() == LimitsMode::kRlimitOnly) GTEST_SKIP() << "no cgroups";
+    auto image = load_image(std::string(ORCHAGENT_SOURCE_DIR) + "/images/host.yaml");
+    ASSERT_TRUE(image.has_value());
+    JailSpec s;
+    s.argv = {"/bin/sleep", "1"};
+    s.env = jail_env(*image, {});
+    s.mounts = jail_mounts(*image, {});
+    s.identity.host_base = kHostBase + 50 * 65536;
+    std::thread runner([&] { (void)(*launcher)->run(s); });
+    std::set<std::string> holding;
+    for (int tries = 0; tries < 80 && holding.size() < (*launcher)->cgroups().parents().size();
+         ++tries) {
+        std::this_thread::sleep_for(milliseconds(10));
+        for (const auto& parent : (*launcher)->cgroups().parents()) {
+            std::error_code ec;
+            for (const auto& run : fs::directory_iterator(parent, ec)) {
+                if (!run.is_directory()) continue;
+                std::ifstream procs(run.path() / "cgroup.procs");
+                std::string pid;
+                if (procs >> pid) holding.insert(parent);
+            }
+        }
+    }
+    runner.join();
+    EXPECT_EQ(holding.size(), (*launcher)->cgroups().parents().size());
+    for (const auto& parent : (*launcher)->cgroups().parents()) {
+        EXPECT_TRUE(holding.contains(parent)) << "no process of the run in " << parent;
+    }
 }
 
 }  // namespace

@@ -1,0 +1,102 @@
+#include "sandbox/spawn.hpp"
+
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace orchagent::sandbox {
+namespace {
+
+// Blocks every signal for the lifetime of the object (the child inherits the full mask).
+class AllSignalsBlocked {
+public:
+    AllSignalsBlocked() {
+        sigset_t all;
+        sigfillset(&all);
+        ::pthread_sigmask(SIG_SETMASK, &all, &saved_);
+    }
+    ~AllSignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+
+private:
+    sigset_t saved_;
+};
+
+#if defined(__x86_64__)
+// clone3 with a new stack cannot go through a C function: the child returns from the
+// syscall on the new, empty stack. So the syscall, the call of fn and the exit are one asm
+// block; fn and arg ride in r12/r13, which the syscall preserves. The kernel starts the
+// child with rsp = stack + stack_size (16-byte aligned), so `call` leaves fn the ABI's
+// alignment.
+long clone3_running(clone_args* args, int (*fn)(void*), void* arg) {
+    long ret;
+    register int (*r12)(void*) asm("r12") = fn;
+    register void* r13 asm("r13") = arg;
+    asm volatile(
+        "syscall\n\t"
+        "testq %%rax, %%rax\n\t"
+        "jnz 1f\n\t"
+        "xorl %%ebp, %%ebp\n\t"
+        "movq %%r13, %%rdi\n\t"
+        "callq *%%r12\n\t"
+        "movl %%eax, %%edi\n\t"
+        "movl %[exit_nr], %%eax\n\t"
+        "syscall\n\t"
+        "ud2\n\t"
+        "1:\n\t"
+        : "=a"(ret)
+        : "0"(static_cast<long>(SYS_clone3)), "D"(args), "S"(sizeof(clone_args)), "r"(r12),
+          "r"(r13), [exit_nr] "i"(SYS_exit)
+        : "rcx", "r11", "memory", "cc");
+    return ret;
+}
+constexpr bool kHaveClone3Trampoline = true;
+#else
+long clone3_running(clone_args*, int (*)(void*), void*) { return -ENOSYS; }
+constexpr bool kHaveClone3Trampoline = false;
+#endif
+
+}  // namespace
+
+Result<Spawned> spawn_vm_child(int (*fn)(void*), void* arg, void* stack, size_t stack_size,
+                               uint64_t ns_flags, int cgroup_fd) {
+    AllSignalsBlocked blocked;
+    Spawned spawned;
+    int pidfd = -1;
+    if (cgroup_fd >= 0 && kHaveClone3Trampoline) {
+        clone_args args{};
+        args.flags = CLONE_VM | CLONE_PIDFD | CLONE_INTO_CGROUP | ns_flags;
+        args.pidfd = reinterpret_cast<uintptr_t>(&pidfd);
+        args.exit_signal = SIGCHLD;
+        args.stack = reinterpret_cast<uintptr_t>(stack);
+        args.stack_size = stack_size;
+        args.cgroup = static_cast<uint64_t>(cgroup_fd);
+        long pid = clone3_running(&args, fn, arg);
+        if (pid > 0) {
+            spawned.pid = static_cast<pid_t>(pid);
+            spawned.pidfd.reset(pidfd);
+            spawned.in_cgroup = true;
+            return spawned;
+        }
+        // ENOSYS/E2BIG: a kernel without clone3 or CLONE_INTO_CGROUP; fall back below.
+        if (pid != -ENOSYS && pid != -E2BIG) {
+            return std::unexpected(Error::from_errno(ErrorCode::kInternalError, "clone3",
+                                                     "jail namespaces", static_cast<int>(-pid)));
+        }
+    }
+    void* top = static_cast<char*>(stack) + stack_size;
+    pid_t pid = ::clone(fn, top, static_cast<int>(CLONE_VM | CLONE_PIDFD | ns_flags) | SIGCHLD,
+                        arg, &pidfd);
+    if (pid < 0) {
+        return std::unexpected(
+            Error::from_errno(ErrorCode::kInternalError, "clone", "jail namespaces", errno));
+    }
+    spawned.pid = pid;
+    spawned.pidfd.reset(pidfd);
+    return spawned;
+}
+
+}  // namespace orchagent::sandbox
