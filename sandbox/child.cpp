@@ -120,17 +120,18 @@ int child_main(void* arg) noexcept {
     };
     int32_t index = -1;
 
-    step(ChildStep::kWaitParent, wait_for_parent(plan));
+    step(ChildStep::kWaitParent, plan.sync_fd >= 0 ? wait_for_parent(plan) : 0);
     step(ChildStep::kSignals, reset_signals());
     step(ChildStep::kCgroupJoin, join_cgroups(plan));
-    step(ChildStep::kIds, child_set_setup_ids(plan));
+    step(ChildStep::kNetNs, plan.privileged ? child_join_slot_net(plan) : 0);
     step(ChildStep::kCgroupNs, unshare_cgroup_ns());
     int mounted = child_apply_mounts(plan, &index);
     step(ChildStep::kMounts, mounted, index);
     step(ChildStep::kPivotRoot, child_pivot_root(plan));
     step(ChildStep::kRootReadOnly, child_root_read_only());
     step(ChildStep::kHostname, set_hostname(plan));
-    step(ChildStep::kLoopback, child_loopback_up());
+    step(ChildStep::kLoopback, plan.privileged ? 0 : child_loopback_up());
+    step(ChildStep::kUserNs, plan.privileged ? child_join_slot_user(plan) : 0);
     step(ChildStep::kRlimits, child_apply_rlimits(plan));
     step(ChildStep::kStdio, setup_stdio(plan));
     step(ChildStep::kSession, new_session());
@@ -147,7 +148,8 @@ const char* to_string(ChildStep step) {
         case ChildStep::kWaitParent: return "waiting for the parent";
         case ChildStep::kSignals: return "resetting signals";
         case ChildStep::kCgroupJoin: return "joining the run's cgroups";
-        case ChildStep::kIds: return "setting ids";
+        case ChildStep::kNetNs: return "joining the slot's network namespace";
+        case ChildStep::kUserNs: return "joining the slot's user namespace";
         case ChildStep::kCgroupNs: return "cgroup namespace";
         case ChildStep::kMounts: return "mounting";
         case ChildStep::kPivotRoot: return "pivot_root";

@@ -21,16 +21,17 @@ namespace orchagent::sandbox {
 
 // The steps, in the order the child applies them. A failure is reported as (step, errno).
 enum class ChildStep : uint32_t {
-    kWaitParent = 1,  // read the go byte: the id maps are written
-    kCgroupJoin,      // write "0" to each v1 group's tasks file (still host root here)
+    kWaitParent = 1,  // unprivileged: read the go byte, the id maps are written
     kSignals,         // every handler back to default, mask cleared at exec
-    kIds,             // drop supplementary groups, become the setup id (inside root)
+    kCgroupJoin,      // write "0" to each v1 group's tasks file (still host root here)
+    kNetNs,           // privileged: join the slot's loopback-only network namespace
     kCgroupNs,        // unshare(CLONE_NEWCGROUP) now that we are in the run's group
     kMounts,          // private propagation, tmpfs root, binds, proc, dev, tmpfs, files
     kPivotRoot,       // pivot_root into the new root, detach the old one
     kRootReadOnly,    // the root tmpfs becomes read-only
     kHostname,        // sethostname in the new uts namespace
-    kLoopback,        // bring lo up in the new network namespace
+    kLoopback,        // unprivileged: bring lo up in the new network namespace
+    kUserNs,          // privileged: join the slot's user namespace, drop supplementary groups
     kRlimits,         // NOFILE, FSIZE, CORE, STACK (+ AS, NPROC without cgroups)
     kStdio,           // fds 0-2, every other fd close-on-exec
     kSession,         // setsid
@@ -87,10 +88,16 @@ struct ChildPlan {
     int stdout_fd = -1;
     int stderr_fd = -1;
 
-    // Ids inside the user namespace.
-    bool privileged = false;  // root launcher: a full range is mapped, setup runs as inside 0
-    uid_t run_uid = 1000;
+    // Privileged (root) launcher: setup runs as host root in namespaces owned by the initial
+    // user namespace, then the child joins its slot's user and network namespaces (made once
+    // per slot, see SlotNamespaces). Unprivileged: every namespace is new, created at clone.
+    bool privileged = false;
+    int slot_user_ns = -1;  // privileged: the slot's user namespace (fd)
+    int slot_net_ns = -1;   // privileged: the slot's network namespace (fd)
+    uid_t run_uid = 1000;   // inside the user namespace
     gid_t run_gid = 1000;
+    uid_t owner_uid = 1000;  // the run user as the mounts see it (host id when privileged)
+    gid_t owner_gid = 1000;
 
     std::vector<const char*> cgroup_task_files;  // v1 `tasks` files to join
 

@@ -24,7 +24,7 @@ struct LauncherOptions {
 class Launcher {
 public:
     static Result<std::unique_ptr<Launcher>> create(const LauncherOptions& options = {});
-    ~Launcher() { cgroups_.remove_folders(); }
+    ~Launcher();
     Launcher(const Launcher&) = delete;
     Launcher& operator=(const Launcher&) = delete;
 
@@ -39,12 +39,14 @@ public:
     bool privileged() const { return privileged_; }
 
 private:
-    Launcher() = default;
+    struct Slots;  // a root launcher's per-slot namespaces (launcher.cpp)
+    Launcher();
     LauncherOptions options_;
     CgroupManager cgroups_;
     SeccompProgram seccomp_;
     bool privileged_ = false;
     std::atomic<uint64_t> run_counter_{0};
+    std::unique_ptr<Slots> slots_;
 };
 
 }  // namespace orchagent::sandbox

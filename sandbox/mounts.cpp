@@ -79,7 +79,7 @@ public:
         if (owned) push({.kind = Kind::kChown, .path = path});
     }
     std::string owner_opts(bool owned) const {
-        return owned ? fmt::format(",uid={},gid={}", plan_.run_uid, plan_.run_gid) : "";
+        return owned ? fmt::format(",uid={},gid={}", plan_.owner_uid, plan_.owner_gid) : "";
     }
 
     Result<void> add(const Mount& m, int index);
@@ -255,7 +255,7 @@ int apply(const MountOp& op, const ChildPlan& plan, int* trees) noexcept {
         case Kind::kSymlink:
             return ::symlink(op.source, op.path) == 0 ? 0 : errno;
         case Kind::kChown:
-            return ::lchown(op.path, plan.run_uid, plan.run_gid) == 0 ? 0 : errno;
+            return ::lchown(op.path, plan.owner_uid, plan.owner_gid) == 0 ? 0 : errno;
     }
     return EINVAL;
 }

@@ -1,6 +1,9 @@
-// Network namespace: the jail gets a fresh one with only a loopback interface, brought up
-// here so that programs binding 127.0.0.1 inside work. Nothing routes out.
+// Network namespace: only a loopback interface, up, so that programs binding 127.0.0.1
+// inside work; nothing routes out. A root launcher keeps one per slot (made once, see
+// SlotNamespaces in userns.cpp: a new network namespace costs ~0.55 ms here) and the child
+// joins it; an unprivileged launcher makes a fresh one at clone and brings lo up here.
 #include <net/if.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,6 +28,10 @@ int child_loopback_up() noexcept {
     }
     ::close(fd);
     return err;
+}
+
+int child_join_slot_net(const ChildPlan& plan) noexcept {
+    return ::setns(plan.slot_net_ns, CLONE_NEWNET) == 0 ? 0 : errno;
 }
 
 }  // namespace orchagent::sandbox

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/unique_fd.hpp"
 #include "sandbox/child.hpp"
 #include "sandbox/jail_spec.hpp"
 
@@ -24,8 +25,15 @@ private:
 };
 
 // userns.cpp
+// A root launcher's per-slot namespaces: a user namespace mapping the slot's id range and a
+// network namespace it owns with lo up. Kept open for the launcher's life, joined by runs.
+struct SlotNamespaces {
+    UniqueFd user;
+    UniqueFd net;
+};
+Result<SlotNamespaces> make_slot_namespaces(const Identity& identity);
 Result<void> write_id_maps(pid_t pid, const Identity& identity, bool privileged);
-int child_set_setup_ids(const ChildPlan& plan) noexcept;
+int child_join_slot_user(const ChildPlan& plan) noexcept;
 
 // mounts.cpp
 Result<void> plan_mounts(const JailSpec& spec, PlanStrings& strings, ChildPlan& plan);
@@ -44,5 +52,6 @@ int child_drop_caps(const ChildPlan& plan) noexcept;
 
 // net.cpp
 int child_loopback_up() noexcept;
+int child_join_slot_net(const ChildPlan& plan) noexcept;
 
 }  // namespace orchagent::sandbox
