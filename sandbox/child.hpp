@@ -64,6 +64,7 @@ struct MountOp {
         kOpenTree,   // tree[slot] = open_tree(source, CLONE|RECURSIVE): a detached copy of a
                      // host path, taken before anything is mounted over the host's tree
         kMoveTree,   // mount_setattr(tree[slot], attr) then move_mount(tree[slot] -> path)
+        kMknod,      // mknod(path, mode, device number in data_len): root launcher's /dev
     };
     Kind kind = Kind::kMkdir;
     const char* source = nullptr;
