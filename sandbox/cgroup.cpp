@@ -399,6 +399,14 @@ void CgroupManager::remove_folders() const {
 
 Result<std::unique_ptr<RunCgroup>> CgroupManager::create(std::string_view run_id,
                                                          const Limits& limits) const {
+    auto run = create_without_limits(run_id);
+    if (!run) return run;
+    if (auto set = (*run)->set_limits(limits); !set) return std::unexpected(set.error());
+    return run;
+}
+
+Result<std::unique_ptr<RunCgroup>> CgroupManager::create_without_limits(
+    std::string_view run_id) const {
     if (!valid_id(run_id)) {
         return fail(ErrorCode::kInvalidInput,
                     fmt::format("run id '{}' is not [A-Za-z0-9_-]{{1,64}}", run_id));
@@ -430,6 +438,10 @@ Result<std::unique_ptr<RunCgroup>> CgroupManager::create(std::string_view run_id
     for (auto [parent, field] : groups) {
         if (auto made = make(*parent, *field); !made) return std::unexpected(made.error());
     }
+    return run;
+}
+
+Result<void> RunCgroup::set_limits(const Limits& limits) const {
     struct Setting {
         const std::string* dir;
         const char* file;
@@ -441,17 +453,17 @@ Result<std::unique_ptr<RunCgroup>> CgroupManager::create(std::string_view run_id
     const std::string quota = std::to_string(uint64_t{limits.cpu_millicores} * 100);
     std::vector<Setting> settings;
     if (mode_ == LimitsMode::kCgroupV2) {
-        settings = {{&run->v2_, "memory.max", memory, false},
-                    {&run->v2_, "memory.swap.max", "0", true},
-                    {&run->v2_, "pids.max", pids, false},
-                    {&run->v2_, "cpu.max", quota + " 100000", false},
-                    {&run->v2_, "memory.oom.group", "1", false}};
+        settings = {{&v2_, "memory.max", memory, false},
+                    {&v2_, "memory.swap.max", "0", true},
+                    {&v2_, "pids.max", pids, false},
+                    {&v2_, "cpu.max", quota + " 100000", false},
+                    {&v2_, "memory.oom.group", "1", false}};
     } else {
-        settings = {{&run->memory_, "memory.limit_in_bytes", memory, false},
-                    {&run->memory_, "memory.memsw.limit_in_bytes", memory, true},
-                    {&run->pids_, "pids.max", pids, false},
-                    {&run->cpu_, "cpu.cfs_period_us", "100000", false},
-                    {&run->cpu_, "cpu.cfs_quota_us", quota, false}};
+        settings = {{&memory_, "memory.limit_in_bytes", memory, false},
+                    {&memory_, "memory.memsw.limit_in_bytes", memory, true},
+                    {&pids_, "pids.max", pids, false},
+                    {&cpu_, "cpu.cfs_period_us", "100000", false},
+                    {&cpu_, "cpu.cfs_quota_us", quota, false}};
     }
     for (const auto& s : settings) {
         auto wrote = write_file(*s.dir + "/" + s.file, s.value);
@@ -461,7 +473,7 @@ Result<std::unique_ptr<RunCgroup>> CgroupManager::create(std::string_view run_id
             return std::unexpected(wrote.error());
         }
     }
-    return run;
+    return {};
 }
 
 RunCgroup::~RunCgroup() {

@@ -45,6 +45,9 @@ public:
     // Makes the run's group(s) (`run_id`: [A-Za-z0-9_-]{1,64}) and writes the limits.
     // Not for kRlimitOnly.
     Result<std::unique_ptr<RunCgroup>> create(std::string_view run_id, const Limits& limits) const;
+    // The same without limits (kernel defaults: none); set_limits() before use. For pools
+    // that make groups ahead of the runs that need them.
+    Result<std::unique_ptr<RunCgroup>> create_without_limits(std::string_view run_id) const;
 
     // Removes this manager's (empty) folders; the launcher calls it when it goes away.
     void remove_folders() const;
@@ -68,6 +71,9 @@ public:
     ~RunCgroup();
     RunCgroup(const RunCgroup&) = delete;
     RunCgroup& operator=(const RunCgroup&) = delete;
+
+    // Writes memory, pids and CPU limits (and, on v2, swap off and whole-group OOM kills).
+    Result<void> set_limits(const Limits& limits) const;
 
     // Moves `pid` into the group(s). Called by the parent before the child proceeds.
     Result<void> add(pid_t pid) const;

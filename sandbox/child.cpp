@@ -95,6 +95,10 @@ int unblock_signals() noexcept {
 
 // Tries each candidate; ENOENT/ENOTDIR/EACCES move to the next, as execvp does.
 [[noreturn]] void exec_program(const ChildPlan& plan) noexcept {
+    // RLIMIT_AS only now: until execve we share the daemon's address space (see rlimits.cpp).
+    if (int err = child_apply_rlimits(plan, true); err != 0) {
+        report_and_exit(plan, ChildStep::kRlimits, err);
+    }
     int last_err = ENOENT;
     int32_t index = -1;
     for (size_t i = 0; i < plan.exec_candidates.size(); ++i) {
@@ -132,7 +136,7 @@ int child_main(void* arg) noexcept {
     step(ChildStep::kHostname, set_hostname(plan));
     step(ChildStep::kLoopback, plan.privileged ? 0 : child_loopback_up());
     step(ChildStep::kUserNs, plan.privileged ? child_join_slot_user(plan) : 0);
-    step(ChildStep::kRlimits, child_apply_rlimits(plan));
+    step(ChildStep::kRlimits, child_apply_rlimits(plan, false));
     step(ChildStep::kStdio, setup_stdio(plan));
     step(ChildStep::kSession, new_session());
     step(ChildStep::kChdir, change_dir(plan));

@@ -201,7 +201,10 @@ struct Launcher::Slots {
 };
 
 Launcher::Launcher() : slots_(std::make_unique<Slots>()) {}
-Launcher::~Launcher() { cgroups_.remove_folders(); }
+Launcher::~Launcher() {
+    cgroup_pool_.reset();  // its groups first, then their parents
+    cgroups_.remove_folders();
+}
 
 const char* to_string(LimitsMode mode) {
     switch (mode) {
@@ -225,6 +228,9 @@ Result<std::unique_ptr<Launcher>> Launcher::create(const LauncherOptions& option
     if (!seccomp) return std::unexpected(seccomp.error());
     launcher->seccomp_ = std::move(*seccomp);
     if (options.use_cgroups) launcher->cgroups_ = CgroupManager::detect(options.cgroup_name);
+    if (launcher->cgroups_.mode() != LimitsMode::kRlimitOnly) {
+        launcher->cgroup_pool_ = std::make_unique<CgroupPool>(launcher->cgroups_);
+    }
     return launcher;
 }
 
@@ -286,11 +292,14 @@ Result<JailResult> Launcher::run(const JailSpec& spec) {
     // 2. The run's cgroup.
     std::unique_ptr<RunCgroup> cgroup;
     if (!without_cgroups) {
-        auto id = fmt::format("r{}-{}", ::getpid(), run_counter_.fetch_add(1));
-        auto created = cgroups_.create(id, spec.limits);
-        if (!created) return std::unexpected(created.error());
-        cgroup = std::move(*created);
+        auto taken = cgroup_pool_->take(spec.limits);
+        if (!taken) return std::unexpected(taken.error());
+        cgroup = std::move(*taken);
     }
+    // Whatever happens below, the group goes back to the pool's worker to be removed.
+    ScopeGuard retire_cgroup([&] {
+        if (cgroup) cgroup_pool_->retire(std::move(cgroup));
+    });
 
     // 3. Pipes and stdin.
     auto in = open_stdin(spec.stdin_source);

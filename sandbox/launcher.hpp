@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "sandbox/cgroup.hpp"
+#include "sandbox/cgroup_pool.hpp"
 #include "sandbox/jail_result.hpp"
 #include "sandbox/jail_spec.hpp"
 #include "sandbox/seccomp.hpp"
@@ -45,8 +46,8 @@ private:
     CgroupManager cgroups_;
     SeccompProgram seccomp_;
     bool privileged_ = false;
-    std::atomic<uint64_t> run_counter_{0};
     std::unique_ptr<Slots> slots_;
+    std::unique_ptr<CgroupPool> cgroup_pool_;  // absent in rlimit-only mode
 };
 
 }  // namespace orchagent::sandbox

@@ -22,8 +22,11 @@ void plan_rlimits(const Limits& limits, bool without_cgroups, ChildPlan& plan) {
     }
 }
 
-int child_apply_rlimits(const ChildPlan& plan) noexcept {
+int child_apply_rlimits(const ChildPlan& plan, bool address_space) noexcept {
     for (const auto& limit : plan.rlimits) {
+        // RLIMIT_AS comes last, just before execve: the child shares the daemon's (large)
+        // address space until then, so no mapping at all would succeed once it is set.
+        if ((limit.resource == RLIMIT_AS) != address_space) continue;
         rlimit current{};
         if (::getrlimit(limit.resource, &current) != 0) return errno;
         // A hard limit can only go down (no CAP_SYS_RESOURCE): never ask for more than now.

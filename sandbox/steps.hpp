@@ -43,7 +43,7 @@ int child_root_read_only() noexcept;
 
 // rlimits.cpp
 void plan_rlimits(const Limits& limits, bool without_cgroups, ChildPlan& plan);
-int child_apply_rlimits(const ChildPlan& plan) noexcept;
+int child_apply_rlimits(const ChildPlan& plan, bool address_space) noexcept;
 
 // caps.cpp
 Result<void> plan_caps(ChildPlan& plan);

@@ -1,5 +1,6 @@
 // cgroup groups for runs: needs root and writable cgroups (skips with a message otherwise).
 #include "sandbox/cgroup.hpp"
+#include "sandbox/cgroup_pool.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -396,6 +398,39 @@ TEST_F(CgroupTest, DetectRemovesLeftoversOfADeadLauncherOnly) {
         EXPECT_EQ(std::ranges::count(manager_.parents(), parent), 0) << parent;
     }
     again.remove_folders();
+}
+
+// The pool hands out fresh groups with the asked limits, removes retired ones in the
+// background, and leaves nothing behind when it goes.
+TEST_F(CgroupTest, PoolGivesFreshGroupsAndRemovesThem) {
+    std::vector<std::string> seen;
+    {
+        CgroupPool pool(manager_, 2);
+        Limits limits;
+        limits.max_pids = 11;
+        for (int i = 0; i < 4; ++i) {
+            auto group = pool.take(limits);
+            ASSERT_TRUE(group.has_value()) << group.error().message();
+            EXPECT_EQ(slurp(find_file(**group, "pids.max")), "11\n");
+            for (const auto& p : (*group)->paths()) {
+                EXPECT_EQ(std::ranges::count(seen, p), 0) << "reused " << p;
+                seen.push_back(p);
+            }
+            pool.retire(std::move(*group));
+        }
+        for (int tries = 0; tries < 200 && exists(seen.front()); ++tries) {
+            std::this_thread::sleep_for(5ms);
+        }
+        EXPECT_FALSE(exists(seen.front())) << "retired group still there";
+    }
+    for (const auto& parent : manager_.parents()) {
+        std::error_code ec;
+        int groups = 0;
+        for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+            groups += entry.is_directory();
+        }
+        EXPECT_EQ(groups, 0) << parent;
+    }
 }
 
 }  // namespace
