@@ -534,17 +534,28 @@ Result<CgroupUsage> RunCgroup::usage() const {
         u.peak_pids = static_cast<uint32_t>(number(read(v2_ + "/pids.peak", true)));
         u.oom_kills = keyed(read(v2_ + "/memory.events"), "oom_kill");
     } else {
+        // cpuacct.usage is exact (ns, from the scheduler); the user/system split is only
+        // sampled at ticks (4 ms steps here). Meter the exact total and split it in the
+        // sampled ratio; with no sample at all (a run under one tick) count it as user.
+        const uint64_t total_ns = number(read(cpuacct_ + "/cpuacct.usage"));
+        uint64_t user_part = 0, sys_part = 0;
         const auto user_ns = to_u64(read(cpuacct_ + "/cpuacct.usage_user", true));
         const auto sys_ns = to_u64(read(cpuacct_ + "/cpuacct.usage_sys", true));
         if (user_ns && sys_ns) {
-            u.cpu_user = microseconds(*user_ns / 1000);
-            u.cpu_system = microseconds(*sys_ns / 1000);
+            user_part = *user_ns;
+            sys_part = *sys_ns;
         } else {  // before 4.7: cpuacct.stat, in clock ticks
             const std::string stat = read(cpuacct_ + "/cpuacct.stat");
-            const auto tick = static_cast<uint64_t>(std::max(1L, ::sysconf(_SC_CLK_TCK)));
-            u.cpu_user = microseconds(keyed(stat, "user") * 1'000'000 / tick);
-            u.cpu_system = microseconds(keyed(stat, "system") * 1'000'000 / tick);
+            user_part = keyed(stat, "user");
+            sys_part = keyed(stat, "system");
         }
+        const uint64_t sys_ns_share =
+            user_part + sys_part == 0
+                ? 0
+                : static_cast<uint64_t>(static_cast<long double>(total_ns) * sys_part /
+                                        (user_part + sys_part));
+        u.cpu_user = microseconds((total_ns - sys_ns_share) / 1000);
+        u.cpu_system = microseconds(sys_ns_share / 1000);
         u.peak_memory_bytes = number(read(memory_ + "/memory.max_usage_in_bytes"));
         u.peak_pids = static_cast<uint32_t>(number(read(pids_ + "/pids.peak", true)));
         u.oom_kills = keyed(read(memory_ + "/memory.oom_control"), "oom_kill");

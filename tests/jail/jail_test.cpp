@@ -281,6 +281,19 @@ TEST_F(JailTest, ExitCodeAndPathSearch) {
     EXPECT_EQ(r.term_signal, 0);
 }
 
+// CPU is metered exactly, not in scheduler ticks: even a run far shorter than a tick (4 ms
+// here) has a non-zero CPU time, and it never exceeds the wall time of the run.
+TEST_F(JailTest, ShortRunsAreMeteredExactly) {
+    if (!cgroups()) GTEST_SKIP() << "no cgroup: rusage only";
+    for (int i = 0; i < 5; ++i) {
+        JailResult r = run_ok(spec({"true"}));
+        auto cpu = r.cpu_user + r.cpu_system;
+        EXPECT_GT(cpu.count(), 0);
+        EXPECT_LE(cpu, r.wall);
+        EXPECT_GT(r.peak_memory_bytes, 0u);
+    }
+}
+
 TEST_F(JailTest, PythonRuns) {
     JailSpec s = spec({});
     s.argv = {"python3", "-c", "import json,os; print(json.dumps({'uid': os.getuid()}))"};
