@@ -108,8 +108,7 @@ void add_jail_command(CLI::App& app, int& exit_code) {
     auto options = std::make_shared<JailOptions>();
     auto* cmd = app.add_subcommand(
         "jail", "Run a command in the jail (default image images/host.yaml) and report");
-    cmd->add_option("--image", options->image, "image definition (YAML)")
-        ->capture_default_str();
+    cmd->add_option("--image", options->image, "image definition (YAML)")->capture_default_str();
     cmd->add_option("--timeout", options->timeout_seconds, "deadline in seconds")
         ->capture_default_str();
     cmd->add_option("--memory", options->memory_mib, "memory limit in MiB")->capture_default_str();

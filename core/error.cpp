@@ -61,8 +61,7 @@ std::string errno_name(int err) {
 Error::Error(ErrorCode code, std::string message)
     : code_(code), message_(std::move(message)), retryable_(error_info(code).retryable) {}
 
-Error Error::from_errno(ErrorCode code, std::string_view syscall, std::string_view arg,
-                        int err) {
+Error Error::from_errno(ErrorCode code, std::string_view syscall, std::string_view arg, int err) {
     std::string message = arg.empty()
                               ? fmt::format("{}: {} ({})", syscall, errno_name(err),
                                             strerrordesc_np(err) ? strerrordesc_np(err) : "?")

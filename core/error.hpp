@@ -48,7 +48,7 @@ const ErrorInfo& error_info(ErrorCode code);
 std::optional<ErrorCode> error_code_from_string(std::string_view wire);
 
 class Error {
-public:
+  public:
     Error(ErrorCode code, std::string message);
 
     // A failed system call: `syscall` is its name, `arg` what it was applied to (a path, an
@@ -74,7 +74,7 @@ public:
     // Prefixes context: "jail setup: " + message.
     Error& with_context(std::string_view context);
 
-private:
+  private:
     ErrorCode code_;
     std::string message_;
     bool retryable_;

@@ -6,7 +6,7 @@
 namespace orchagent {
 
 class UniqueFd {
-public:
+  public:
     UniqueFd() = default;
     explicit UniqueFd(int fd) : fd_(fd) {}
     UniqueFd(const UniqueFd&) = delete;
@@ -24,14 +24,14 @@ public:
     int release() { return std::exchange(fd_, -1); }
     void reset(int fd = -1);
 
-private:
+  private:
     int fd_ = -1;
 };
 
 // Runs a callable when the scope ends, unless dismissed.
 template <typename F>
 class ScopeGuard {
-public:
+  public:
     explicit ScopeGuard(F f) : f_(std::move(f)) {}
     ScopeGuard(const ScopeGuard&) = delete;
     ScopeGuard& operator=(const ScopeGuard&) = delete;
@@ -40,7 +40,7 @@ public:
     }
     void dismiss() { active_ = false; }
 
-private:
+  private:
     F f_;
     bool active_ = true;
 };

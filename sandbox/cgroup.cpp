@@ -550,10 +550,9 @@ Result<CgroupUsage> RunCgroup::usage() const {
             sys_part = keyed(stat, "system");
         }
         const uint64_t sys_ns_share =
-            user_part + sys_part == 0
-                ? 0
-                : static_cast<uint64_t>(static_cast<long double>(total_ns) * sys_part /
-                                        (user_part + sys_part));
+            user_part + sys_part == 0 ? 0
+                                      : static_cast<uint64_t>(static_cast<long double>(total_ns) *
+                                                              sys_part / (user_part + sys_part));
         u.cpu_user = microseconds((total_ns - sys_ns_share) / 1000);
         u.cpu_system = microseconds(sys_ns_share / 1000);
         u.peak_memory_bytes = number(read(memory_ + "/memory.max_usage_in_bytes"));

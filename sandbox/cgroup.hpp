@@ -25,8 +25,8 @@ struct CgroupUsage {
     std::chrono::microseconds cpu_user{0};
     std::chrono::microseconds cpu_system{0};
     uint64_t peak_memory_bytes = 0;
-    uint32_t peak_pids = 0;       // 0 where unknown (v1 has no pids.peak)
-    uint64_t oom_kills = 0;       // processes the memory limit killed
+    uint32_t peak_pids = 0;  // 0 where unknown (v1 has no pids.peak)
+    uint64_t oom_kills = 0;  // processes the memory limit killed
 };
 
 class RunCgroup;
@@ -34,7 +34,7 @@ class RunCgroup;
 // Created once per launcher. Finds where this process may create groups: always below the
 // process's own cgroup in each hierarchy (/proc/self/cgroup), never below the root.
 class CgroupManager {
-public:
+  public:
     // `name`: the folder under our own cgroup holding the run groups, e.g. "orchagentd".
     // Never fails for lack of cgroups: mode() is then kRlimitOnly and why() says why.
     static CgroupManager detect(std::string_view name);
@@ -55,7 +55,7 @@ public:
     // Paths (for tests and docs): the parent folder of run groups, per hierarchy in use.
     const std::vector<std::string>& parents() const { return parents_; }
 
-private:
+  private:
     LimitsMode mode_ = LimitsMode::kRlimitOnly;
     std::string why_;
     std::string v2_parent_;  // <v2 mount>/<own path>/<name>; empty without a usable v2
@@ -67,7 +67,7 @@ private:
 
 // One run's group(s). The destructor kills whatever is left in it and removes it.
 class RunCgroup {
-public:
+  public:
     ~RunCgroup();
     RunCgroup(const RunCgroup&) = delete;
     RunCgroup& operator=(const RunCgroup&) = delete;
@@ -95,7 +95,7 @@ public:
     // Folders of this run's groups, per hierarchy (tests check they vanish).
     const std::vector<std::string>& paths() const { return paths_; }
 
-private:
+  private:
     friend class CgroupManager;
     RunCgroup() = default;
     LimitsMode mode_ = LimitsMode::kCgroupV1;

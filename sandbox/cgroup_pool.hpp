@@ -16,7 +16,7 @@
 namespace orchagent::sandbox {
 
 class CgroupPool {
-public:
+  public:
     // `manager` must outlive the pool and not be in kRlimitOnly mode.
     explicit CgroupPool(const CgroupManager& manager, size_t ready_target = 4);
     ~CgroupPool();  // stops the worker; removes ready and retired groups
@@ -28,7 +28,7 @@ public:
     // Hands a used group to the worker, which kills what is left in it and removes it.
     void retire(std::unique_ptr<RunCgroup> group);
 
-private:
+  private:
     Result<std::unique_ptr<RunCgroup>> make();
     void work(const std::stop_token& stop);
 

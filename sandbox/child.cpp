@@ -149,25 +149,44 @@ int child_main(void* arg) noexcept {
 
 const char* to_string(ChildStep step) {
     switch (step) {
-        case ChildStep::kWaitParent: return "waiting for the parent";
-        case ChildStep::kSignals: return "resetting signals";
-        case ChildStep::kCgroupJoin: return "joining the run's cgroups";
-        case ChildStep::kNetNs: return "joining the slot's network namespace";
-        case ChildStep::kUserNs: return "joining the slot's user namespace";
-        case ChildStep::kCgroupNs: return "cgroup namespace";
-        case ChildStep::kMounts: return "mounting";
-        case ChildStep::kPivotRoot: return "pivot_root";
-        case ChildStep::kRootReadOnly: return "making the root read-only";
-        case ChildStep::kHostname: return "sethostname";
-        case ChildStep::kLoopback: return "bringing up loopback";
-        case ChildStep::kRlimits: return "setrlimit";
-        case ChildStep::kStdio: return "setting up stdio";
-        case ChildStep::kSession: return "setsid";
-        case ChildStep::kChdir: return "chdir";
-        case ChildStep::kDropCaps: return "dropping capabilities";
-        case ChildStep::kParentDeath: return "PR_SET_PDEATHSIG";
-        case ChildStep::kSeccomp: return "installing seccomp";
-        case ChildStep::kExec: return "execve";
+        case ChildStep::kWaitParent:
+            return "waiting for the parent";
+        case ChildStep::kSignals:
+            return "resetting signals";
+        case ChildStep::kCgroupJoin:
+            return "joining the run's cgroups";
+        case ChildStep::kNetNs:
+            return "joining the slot's network namespace";
+        case ChildStep::kUserNs:
+            return "joining the slot's user namespace";
+        case ChildStep::kCgroupNs:
+            return "cgroup namespace";
+        case ChildStep::kMounts:
+            return "mounting";
+        case ChildStep::kPivotRoot:
+            return "pivot_root";
+        case ChildStep::kRootReadOnly:
+            return "making the root read-only";
+        case ChildStep::kHostname:
+            return "sethostname";
+        case ChildStep::kLoopback:
+            return "bringing up loopback";
+        case ChildStep::kRlimits:
+            return "setrlimit";
+        case ChildStep::kStdio:
+            return "setting up stdio";
+        case ChildStep::kSession:
+            return "setsid";
+        case ChildStep::kChdir:
+            return "chdir";
+        case ChildStep::kDropCaps:
+            return "dropping capabilities";
+        case ChildStep::kParentDeath:
+            return "PR_SET_PDEATHSIG";
+        case ChildStep::kSeccomp:
+            return "installing seccomp";
+        case ChildStep::kExec:
+            return "execve";
     }
     return "unknown step";
 }

@@ -6,14 +6,13 @@
 // until the child has exec'd or failed.
 #pragma once
 
+#include <sys/capability.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <sys/capability.h>
 
 #include "sandbox/seccomp.hpp"
 
@@ -55,16 +54,18 @@ struct ChildFailure {
 // One filesystem operation on the new root (paths already prefixed with the staging root).
 struct MountOp {
     enum class Kind : uint8_t {
-        kMkdir,      // mkdir(path, mode)
-        kTouch,      // create an empty file (bind target for a file)
-        kMount,      // mount(source, path, fstype, flags, data)
-        kWriteFile,  // create path with `data` (length data_len), mode
-        kSymlink,    // symlink(source, path)
-        kChown,      // lchown(path, run uid, run gid)
-        kOpenTree,   // tree[slot] = open_tree(source, CLONE|RECURSIVE): a detached copy of a
-                     // host path, taken before anything is mounted over the host's tree
-        kMoveTree,   // mount_setattr(tree[slot], attr) then move_mount(tree[slot] -> path)
-        kMknod,      // mknod(path, mode, device number in data_len): root launcher's /dev
+        kMkdir,          // mkdir(path, mode)
+        kTouch,          // create an empty file (bind target for a file)
+        kMount,          // mount(source, path, fstype, flags, data)
+        kWriteFile,      // create path with `data` (length data_len), mode
+        kSymlink,        // symlink(source, path)
+        kChown,          // lchown(path, run uid, run gid)
+        kOpenTree,       // tree[slot] = open_tree(source, CLONE|RECURSIVE): a detached copy of a
+                         // host path, taken before anything is mounted over the host's tree
+        kMoveTree,       // mount_setattr(tree[slot], attr) then move_mount(tree[slot] -> path)
+        kMknod,          // mknod(path, mode, device number in data_len): root launcher's /dev
+        kEnterTemplate,  // setns(fd in data_len, mount) + unshare(CLONE_NEWNS): a copy of a
+                         // template namespace whose static root waits at the staging path
     };
     Kind kind = Kind::kMkdir;
     const char* source = nullptr;
@@ -114,10 +115,10 @@ struct ChildPlan {
 
     const char* cwd = "/";
     std::vector<const char*> exec_candidates;  // absolute paths tried in order
-    std::vector<char*> argv;  // null-terminated
-    std::vector<char*> envp;  // null-terminated
+    std::vector<char*> argv;                   // null-terminated
+    std::vector<char*> envp;                   // null-terminated
 
-    int last_cap = 40;        // CAP_LAST_CAP of the running kernel
+    int last_cap = 40;           // CAP_LAST_CAP of the running kernel
     cap_t empty_caps = nullptr;  // prepared by the parent: every set empty
     const SeccompProgram* seccomp = nullptr;
 };

@@ -50,8 +50,7 @@ Result<Mount> parse_bind(const std::string& origin, const YAML::Node& node, size
         return bad(origin, node, where + ": a path or {source, target, optional}");
     }
     if (m.target.empty()) m.target = m.source;
-    if (!is_clean_absolute_path(m.source) || !is_clean_absolute_path(m.target) ||
-        m.target == "/") {
+    if (!is_clean_absolute_path(m.source) || !is_clean_absolute_path(m.target) || m.target == "/") {
         return bad(origin, node, where + ": source and target must be normalised absolute paths");
     }
     return m;
@@ -95,7 +94,8 @@ Result<ImageSpec> parse_node(const std::string& origin, const YAML::Node& doc) {
         return bad(origin, doc["name"], "name: [a-z0-9-]{1,64}");
     }
     if (doc["description"]) image.description = doc["description"].as<std::string>();
-    if (doc["binds"] && doc["rootfs"]) return bad(origin, doc, "binds and rootfs exclude each other");
+    if (doc["binds"] && doc["rootfs"])
+        return bad(origin, doc, "binds and rootfs exclude each other");
     if (auto binds = doc["binds"]) {
         if (!binds.IsSequence()) return bad(origin, binds, "binds: a list");
         for (size_t i = 0; i < binds.size(); ++i) {
@@ -112,7 +112,8 @@ Result<ImageSpec> parse_node(const std::string& origin, const YAML::Node& doc) {
         for (const auto& kv : files) {
             auto path = kv.first.as<std::string>();
             if (!is_clean_absolute_path(path) || path == "/") {
-                return bad(origin, kv.first, fmt::format("files: '{}' is not a clean absolute path", path));
+                return bad(origin, kv.first,
+                           fmt::format("files: '{}' is not a clean absolute path", path));
             }
             image.mounts.push_back({.kind = MountKind::kFile,
                                     .source = kv.second.as<std::string>(),

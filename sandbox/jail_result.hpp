@@ -15,15 +15,15 @@ enum class LimitsMode {
 };
 
 struct JailResult {
-    int exit_code = -1;    // when the program exited; -1 when a signal ended it
-    int term_signal = 0;   // the signal that ended it, 0 when it exited
-    bool timed_out = false;        // the deadline passed; the whole tree was killed
-    bool oom_killed = false;       // the memory limit killed a process of the tree
-    bool stdout_overflow = false;  // stdout passed its cap; the whole tree was killed
-    bool stderr_truncated = false; // stderr passed its cap; stderr_tail holds the last bytes
+    int exit_code = -1;             // when the program exited; -1 when a signal ended it
+    int term_signal = 0;            // the signal that ended it, 0 when it exited
+    bool timed_out = false;         // the deadline passed; the whole tree was killed
+    bool oom_killed = false;        // the memory limit killed a process of the tree
+    bool stdout_overflow = false;   // stdout passed its cap; the whole tree was killed
+    bool stderr_truncated = false;  // stderr passed its cap; stderr_tail holds the last bytes
 
-    std::string stdout_data;  // everything up to the cap
-    std::string stderr_tail;  // the last stderr_tail_bytes bytes
+    std::string stdout_data;    // everything up to the cap
+    std::string stderr_tail;    // the last stderr_tail_bytes bytes
     uint64_t stdout_bytes = 0;  // bytes the program wrote (counted up to the kill)
     uint64_t stderr_bytes = 0;
 

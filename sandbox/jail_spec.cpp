@@ -21,9 +21,9 @@ bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos
 Result<void> validate_mount(const Mount& m, size_t i) {
     const std::string field = fmt::format("mounts[{}]", i);
     if (!is_clean_absolute_path(m.target) || m.target == "/") {
-        return invalid(field + ".target",
-                       fmt::format("'{}' must be a normalised absolute path other than /",
-                                   m.target));
+        return invalid(
+            field + ".target",
+            fmt::format("'{}' must be a normalised absolute path other than /", m.target));
     }
     if (m.mode > 07777) return invalid(field + ".mode", "must be at most 07777");
     switch (m.kind) {
@@ -34,7 +34,8 @@ Result<void> validate_mount(const Mount& m, size_t i) {
             }
             break;
         case MountKind::kTmpfs:
-            if (m.size_bytes == 0) return invalid(field + ".size_bytes", "a tmpfs needs a size cap");
+            if (m.size_bytes == 0)
+                return invalid(field + ".size_bytes", "a tmpfs needs a size cap");
             break;
         case MountKind::kFile:
             if (m.source.size() > kMaxFileBytes) {

@@ -26,38 +26,38 @@ struct Identity {
 };
 
 enum class MountKind {
-    kBind,     // source (host path) -> target; read-only unless `writable`
-    kTmpfs,    // fresh tmpfs of size_bytes at target, `mode`, owned by the run user if asked
-    kProc,     // fresh procfs (hidepid=invisible) at target
-    kDev,      // minimal /dev at target: null zero full random urandom, fd/stdin/stdout/stderr links
-    kDir,      // empty directory at target (on the read-only root)
-    kFile,     // a file at target whose content is `source`
+    kBind,   // source (host path) -> target; read-only unless `writable`
+    kTmpfs,  // fresh tmpfs of size_bytes at target, `mode`, owned by the run user if asked
+    kProc,   // fresh procfs (hidepid=invisible) at target
+    kDev,    // minimal /dev at target: null zero full random urandom, fd/stdin/stdout/stderr links
+    kDir,    // empty directory at target (on the read-only root)
+    kFile,   // a file at target whose content is `source`
     kSymlink,  // a symlink at target pointing to `source`
 };
 
 struct Mount {
     MountKind kind = MountKind::kBind;
     std::string source;
-    std::string target;          // absolute path inside the jail, no "..", no "//"
-    bool writable = false;       // kBind only
-    bool optional = false;       // kBind only: skip when the source does not exist
-    uint64_t size_bytes = 0;     // kTmpfs only: its cap (required, > 0)
-    uint32_t mode = 0755;        // kTmpfs, kDir, kFile
+    std::string target;              // absolute path inside the jail, no "..", no "//"
+    bool writable = false;           // kBind only
+    bool optional = false;           // kBind only: skip when the source does not exist
+    uint64_t size_bytes = 0;         // kTmpfs only: its cap (required, > 0)
+    uint32_t mode = 0755;            // kTmpfs, kDir, kFile
     bool owned_by_run_user = false;  // kTmpfs, kDir, kFile: chown to run_uid/run_gid
 };
 
 struct Limits {
-    uint64_t memory_bytes = 512ull << 20;  // whole tree, RAM (and swap where the kernel counts it)
-    uint32_t max_pids = 64;                // processes + threads of the whole tree
-    uint32_t cpu_millicores = 1000;        // CPU bandwidth; 1000 = one core
-    uint64_t max_file_bytes = 64ull << 20; // RLIMIT_FSIZE: largest file the program may write
-    uint32_t max_open_files = 256;         // RLIMIT_NOFILE
-    uint64_t stack_bytes = 8ull << 20;     // RLIMIT_STACK
+    uint64_t memory_bytes = 512ull << 20;   // whole tree, RAM (and swap where the kernel counts it)
+    uint32_t max_pids = 64;                 // processes + threads of the whole tree
+    uint32_t cpu_millicores = 1000;         // CPU bandwidth; 1000 = one core
+    uint64_t max_file_bytes = 64ull << 20;  // RLIMIT_FSIZE: largest file the program may write
+    uint32_t max_open_files = 256;          // RLIMIT_NOFILE
+    uint64_t stack_bytes = 8ull << 20;      // RLIMIT_STACK
 };
 
 struct OutputCaps {
-    uint64_t stdout_max_bytes = 16ull << 20;  // over this the run is killed (stdout_overflow)
-    uint64_t stderr_tail_bytes = 64ull << 10; // only the last N bytes of stderr are kept
+    uint64_t stdout_max_bytes = 16ull << 20;   // over this the run is killed (stdout_overflow)
+    uint64_t stderr_tail_bytes = 64ull << 10;  // only the last N bytes of stderr are kept
 };
 
 struct StdinNone {};
@@ -70,10 +70,11 @@ struct StdinBuffer {
 using StdinSource = std::variant<StdinNone, StdinFile, StdinBuffer>;
 
 struct JailSpec {
-    std::vector<std::string> argv;  // argv[0]: absolute path in the jail, or a name searched in PATH
-    std::vector<std::string> env;   // "KEY=value", exactly the environment the program gets
-    std::string cwd = "/";          // inside the jail
-    std::vector<Mount> mounts;      // applied in order on a fresh tmpfs root, then root goes read-only
+    std::vector<std::string>
+        argv;                      // argv[0]: absolute path in the jail, or a name searched in PATH
+    std::vector<std::string> env;  // "KEY=value", exactly the environment the program gets
+    std::string cwd = "/";         // inside the jail
+    std::vector<Mount> mounts;  // applied in order on a fresh tmpfs root, then root goes read-only
     Identity identity;
     Limits limits;
     OutputCaps output;

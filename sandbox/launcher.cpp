@@ -37,7 +37,7 @@ constexpr uint64_t kUnprivilegedNamespaces = kRunNamespaces | CLONE_NEWUSER | CL
 
 // One stack per launching thread, reused: a run is synchronous on its thread.
 class ChildStack {
-public:
+  public:
     ChildStack() {
         void* p = ::mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -48,7 +48,7 @@ public:
     }
     void* base() const { return base_; }
 
-private:
+  private:
     void* base_ = nullptr;
 };
 
@@ -133,7 +133,8 @@ Error setup_error(const ChildFailure& failure, const ChildPlan& plan, const Jail
         arg = spec.argv.front();
     }
     // The program itself could not be started: the caller's fault, not the platform's.
-    ErrorCode code = step == ChildStep::kExec ? ErrorCode::kSandboxError : ErrorCode::kInternalError;
+    ErrorCode code =
+        step == ChildStep::kExec ? ErrorCode::kSandboxError : ErrorCode::kInternalError;
     Error error = Error::from_errno(code, what, arg, failure.err);
     error.with_context("jail setup failed");
     return error;
@@ -157,7 +158,7 @@ struct Launcher::Slots {
     std::map<uint32_t, Slot> by_base;
 
     class Lease {
-    public:
+      public:
         Lease(Slots* slots, Slot* slot) : slots_(slots), slot_(slot) {}
         Lease(Lease&& other) noexcept
             : slots_(std::exchange(other.slots_, nullptr)), slot_(other.slot_) {}
@@ -170,7 +171,7 @@ struct Launcher::Slots {
         int user() const { return slot_->ns.user.get(); }
         int net() const { return slot_->ns.net.get(); }
 
-    private:
+      private:
         Slots* slots_;
         Slot* slot_;
     };
@@ -200,7 +201,26 @@ struct Launcher::Slots {
     }
 };
 
-Launcher::Launcher() : slots_(std::make_unique<Slots>()) {}
+// Mount templates by the static part of the spec: built once, entered by every run.
+struct Launcher::Templates {
+    std::mutex mutex;
+    std::map<std::string, UniqueFd> by_key;
+
+    Result<int> get(const JailSpec& spec, const ChildPlan& plan) {
+        std::string key = template_key(spec);
+        std::lock_guard lock(mutex);
+        auto it = by_key.find(key);
+        if (it == by_key.end()) {
+            auto made = make_mount_template(spec, plan);
+            if (!made) return std::unexpected(made.error());
+            it = by_key.emplace(std::move(key), std::move(*made)).first;
+        }
+        return it->second.get();
+    }
+};
+
+Launcher::Launcher()
+    : slots_(std::make_unique<Slots>()), templates_(std::make_unique<Templates>()) {}
 Launcher::~Launcher() {
     cgroup_pool_.reset();  // its groups first, then their parents
     cgroups_.remove_folders();
@@ -208,9 +228,12 @@ Launcher::~Launcher() {
 
 const char* to_string(LimitsMode mode) {
     switch (mode) {
-        case LimitsMode::kCgroupV2: return "cgroup-v2";
-        case LimitsMode::kCgroupV1: return "cgroup-v1";
-        case LimitsMode::kRlimitOnly: return "rlimit-only";
+        case LimitsMode::kCgroupV2:
+            return "cgroup-v2";
+        case LimitsMode::kCgroupV1:
+            return "cgroup-v1";
+        case LimitsMode::kRlimitOnly:
+            return "rlimit-only";
     }
     return "unknown";
 }
@@ -268,7 +291,18 @@ Result<JailResult> Launcher::run(const JailSpec& spec) {
     plan.hostname = strings.add(spec.hostname);
     plan.cwd = strings.add(spec.cwd);
     plan.seccomp = &seccomp_;
-    if (auto r = plan_mounts(spec, strings, plan); !r) return std::unexpected(r.error());
+    // A root launcher builds the static part of the root once (a template namespace) and
+    // each run makes only its fresh mounts in a copy of it.
+    const bool use_template = privileged_ && can_use_template(spec);
+    if (use_template) {
+        auto ns = templates_->get(spec, plan);
+        if (!ns) return std::unexpected(ns.error());
+        if (auto r = plan_mounts(spec, strings, plan, MountPhase::kRun, *ns); !r) {
+            return std::unexpected(r.error());
+        }
+    } else if (auto r = plan_mounts(spec, strings, plan); !r) {
+        return std::unexpected(r.error());
+    }
     const bool without_cgroups = cgroups_.mode() == LimitsMode::kRlimitOnly;
     plan_rlimits(spec.limits, without_cgroups, plan);
     if (auto r = plan_caps(plan); !r) return std::unexpected(r.error());
@@ -337,7 +371,9 @@ Result<JailResult> Launcher::run(const JailSpec& spec) {
         }
     }
     auto spawned = spawn_vm_child(child_main, &plan, stack.base(), kChildStackBytes,
-                                  privileged_ ? kRunNamespaces : kUnprivilegedNamespaces,
+                                  !privileged_   ? kUnprivilegedNamespaces
+                                  : use_template ? kRunNamespaces & ~uint64_t{CLONE_NEWNS}
+                                                 : kRunNamespaces,
                                   cgroup_dir ? cgroup_dir.get() : -1);
     if (!spawned) return std::unexpected(spawned.error());
     const pid_t pid = spawned->pid;
@@ -389,8 +425,8 @@ Result<JailResult> Launcher::run(const JailSpec& spec) {
         // SIGKILL to the namespace's init takes every process of the namespace with it.
         ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
     };
-    auto watched = watch_run({pidfd.get(), out->read.get(), err->read.get()}, spec.output,
-                             deadline, kill_tree, result);
+    auto watched = watch_run({pidfd.get(), out->read.get(), err->read.get()}, spec.output, deadline,
+                             kill_tree, result);
     if (!watched) return std::unexpected(watched.error());
 
     // 8. Reap, then meter from the cgroup (the launcher's rusage misses the namespace's

@@ -23,7 +23,7 @@ struct LauncherOptions {
 };
 
 class Launcher {
-public:
+  public:
     static Result<std::unique_ptr<Launcher>> create(const LauncherOptions& options = {});
     ~Launcher();
     Launcher(const Launcher&) = delete;
@@ -39,7 +39,7 @@ public:
     // True when this process is root on the host: inside ids map to Identity::host_base..
     bool privileged() const { return privileged_; }
 
-private:
+  private:
     struct Slots;  // a root launcher's per-slot namespaces (launcher.cpp)
     Launcher();
     LauncherOptions options_;
@@ -47,6 +47,8 @@ private:
     SeccompProgram seccomp_;
     bool privileged_ = false;
     std::unique_ptr<Slots> slots_;
+    struct Templates;  // a root launcher's mount templates (launcher.cpp)
+    std::unique_ptr<Templates> templates_;
     std::unique_ptr<CgroupPool> cgroup_pool_;  // absent in rlimit-only mode
 };
 

@@ -8,14 +8,19 @@
 // detaches the host's; child_root_read_only() freezes the root tmpfs.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <set>
 
+#include "sandbox/spawn.hpp"
 #include "sandbox/steps.hpp"
 
 namespace orchagent::sandbox {
@@ -26,19 +31,26 @@ using Kind = MountOp::Kind;
 
 constexpr unsigned long kNoSuidDev = MS_NOSUID | MS_NODEV;
 constexpr uint64_t kDevTmpfsBytes = 64 << 10;
+constexpr uint64_t kShmBytes = 1 << 20;
 constexpr uint64_t kReadOnlyAttr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 constexpr uint64_t kWritableAttr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom"};
 
 class Planner {
-public:
-    Planner(PlanStrings& strings, ChildPlan& plan) : strings_(strings), plan_(plan) {}
+  public:
+    Planner(PlanStrings& strings, ChildPlan& plan, MountPhase phase)
+        : strings_(strings), plan_(plan), phase_(phase) {}
 
     const char* staged(std::string_view inside) {
         return strings_.add(std::string(plan_.staging_root) + std::string(inside));
     }
 
-    void push(Op op) {
+    // `fresh`: made anew for every run (tmpfs, proc, writable binds, /dev/shm); the rest is
+    // static and goes into a template when there is one.
+    void push(Op op, bool fresh = false) {
+        if ((phase_ == MountPhase::kTemplate && fresh) || (phase_ == MountPhase::kRun && !fresh)) {
+            return;
+        }
         op.spec_index = index_;
         plan_.mount_ops.push_back(op);
     }
@@ -55,28 +67,36 @@ public:
         push({.kind = Kind::kMkdir, .path = staged(inside), .mode = mode});
     }
     void mount(const char* source, const char* path, const char* fstype, unsigned long flags,
-               std::string data) {
+               std::string data, bool fresh) {
         push({.kind = Kind::kMount,
               .source = source,
               .path = path,
               .fstype = fstype,
               .flags = flags,
-              .data = data.empty() ? nullptr : strings_.add(std::move(data))});
+              .data = data.empty() ? nullptr : strings_.add(std::move(data))},
+             fresh);
     }
     // Host path -> jail path. The source is cloned (open_tree) before the new root is
     // mounted over the host's /tmp, so any host path can be a source, and it is resolved
     // exactly once; the clone gets its attributes while still detached, then is moved in.
-    void bind(std::string source, const char* path, uint64_t attr) {
+    void bind(std::string source, const char* path, uint64_t attr, bool fresh) {
+        if ((phase_ == MountPhase::kTemplate && fresh) || (phase_ == MountPhase::kRun && !fresh)) {
+            return;
+        }
         uint32_t slot = static_cast<uint32_t>(opens_.size());
-        MountOp open{.kind = Kind::kOpenTree, .source = strings_.add(std::move(source)),
-                     .slot = slot, .spec_index = index_};
+        MountOp open{.kind = Kind::kOpenTree,
+                     .source = strings_.add(std::move(source)),
+                     .slot = slot,
+                     .spec_index = index_};
         opens_.push_back(open);
-        push({.kind = Kind::kMoveTree, .path = path, .data_len = attr, .slot = slot});
+        push({.kind = Kind::kMoveTree, .path = path, .data_len = attr, .slot = slot}, fresh);
     }
+    // Folders mounted on /dev tmpfs mounts: a template makes them read-only at the end.
+    const std::vector<const char*>& dev_roots() const { return dev_roots_; }
     // The open_tree operations, to run before the staging root hides the host's paths.
     const std::vector<MountOp>& opens() const { return opens_; }
     void chown_if(bool owned, const char* path) {
-        if (owned) push({.kind = Kind::kChown, .path = path});
+        if (owned) push({.kind = Kind::kChown, .path = path}, true);
     }
     std::string owner_opts(bool owned) const {
         return owned ? fmt::format(",uid={},gid={}", plan_.owner_uid, plan_.owner_gid) : "";
@@ -84,14 +104,16 @@ public:
 
     Result<void> add(const Mount& m, int index);
 
-private:
+  private:
     Result<void> add_bind(const Mount& m);
     Result<void> add_dev(const Mount& m);
 
     PlanStrings& strings_;
     ChildPlan& plan_;
+    MountPhase phase_;
     std::set<std::string, std::less<>> created_;
     std::vector<MountOp> opens_;
+    std::vector<const char*> dev_roots_;
     int index_ = -1;
 };
 
@@ -121,7 +143,7 @@ Result<void> Planner::add_bind(const Mount& m) {
                                 "(devices come only from the dev mount)",
                                 m.source));
     }
-    bind(m.source, path, m.writable ? kWritableAttr : kReadOnlyAttr);
+    bind(m.source, path, m.writable ? kWritableAttr : kReadOnlyAttr, m.writable);
     return {};
 }
 
@@ -135,8 +157,9 @@ Result<void> Planner::add_dev(const Mount& m) {
     // initial user namespace. Without root, mknod is impossible and the host's nodes are
     // bound onto empty files; those five single-file mounts are then the ones without nodev.
     const bool make_nodes = plan_.privileged;
+    dev_roots_.push_back(dev);
     mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | (make_nodes ? 0 : MS_NODEV),
-          fmt::format("size={},mode=0755", size));
+          fmt::format("size={},mode=0755", size), false);
     for (const char* name : kDevices) {
         const char* node = staged(fmt::format("{}/{}", m.target, name));
         std::string host = fmt::format("/dev/{}", name);
@@ -145,12 +168,14 @@ Result<void> Planner::add_dev(const Mount& m) {
             if (::stat(host.c_str(), &st) != 0 || !S_ISCHR(st.st_mode)) {
                 return fail_errno("stat", host, errno != 0 ? errno : ENODEV);
             }
-            push({.kind = Kind::kMknod, .path = node, .data_len = st.st_rdev,
+            push({.kind = Kind::kMknod,
+                  .path = node,
+                  .data_len = st.st_rdev,
                   .mode = S_IFCHR | 0666});
             continue;
         }
         push({.kind = Kind::kTouch, .path = node, .mode = 0666});
-        bind(std::move(host), node, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        bind(std::move(host), node, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false);
     }
     const std::pair<const char*, const char*> links[] = {{"fd", "/proc/self/fd"},
                                                          {"stdin", "/proc/self/fd/0"},
@@ -161,7 +186,12 @@ Result<void> Planner::add_dev(const Mount& m) {
               .source = target,
               .path = staged(fmt::format("{}/{}", m.target, name))});
     }
-    push({.kind = Kind::kMkdir, .path = staged(m.target + "/shm"), .mode = 01777});
+    // Shared memory gets a tmpfs of its own, made for every run (so /dev itself can be a
+    // read-only part of a template).
+    const char* shm = staged(m.target + "/shm");
+    push({.kind = Kind::kMkdir, .path = shm, .mode = 01777});
+    mount("tmpfs", shm, "tmpfs", kNoSuidDev | MS_NOEXEC,
+          fmt::format("size={},mode=1777", kShmBytes), true);
     return {};
 }
 
@@ -176,13 +206,14 @@ Result<void> Planner::add(const Mount& m, int index) {
             mkdir_once(m.target, 0755);
             mount("tmpfs", path, "tmpfs", kNoSuidDev,
                   fmt::format("size={},mode={:o}{}", m.size_bytes, m.mode,
-                              owner_opts(m.owned_by_run_user)));
+                              owner_opts(m.owned_by_run_user)),
+                  true);
             return {};
         }
         case MountKind::kProc: {
             const char* path = staged(m.target);
             mkdir_once(m.target, 0555);
-            mount("proc", path, "proc", kNoSuidDev | MS_NOEXEC, "hidepid=invisible");
+            mount("proc", path, "proc", kNoSuidDev | MS_NOEXEC, "hidepid=invisible", true);
             return {};
         }
         case MountKind::kDev:
@@ -207,7 +238,8 @@ Result<void> Planner::add(const Mount& m, int index) {
         }
         case MountKind::kSymlink:
             created_.emplace(m.target);
-            push({.kind = Kind::kSymlink, .source = strings_.add(m.source),
+            push({.kind = Kind::kSymlink,
+                  .source = strings_.add(m.source),
                   .path = staged(m.target)});
             return {};
     }
@@ -261,8 +293,7 @@ int apply(const MountOp& op, const ChildPlan& plan, int* trees) noexcept {
             return err;
         }
         case Kind::kWriteFile: {
-            int fd = ::open(op.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                            op.mode);
+            int fd = ::open(op.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, op.mode);
             if (fd < 0) return errno;
             int err = write_all(fd, op.data, op.data_len);
             ::close(fd);
@@ -270,6 +301,9 @@ int apply(const MountOp& op, const ChildPlan& plan, int* trees) noexcept {
         }
         case Kind::kSymlink:
             return ::symlink(op.source, op.path) == 0 ? 0 : errno;
+        case Kind::kEnterTemplate:
+            if (::setns(static_cast<int>(op.data_len), CLONE_NEWNS) != 0) return errno;
+            return ::unshare(CLONE_NEWNS) == 0 ? 0 : errno;
         case Kind::kMknod:
             return ::mknod(op.path, op.mode, static_cast<dev_t>(op.data_len)) == 0 ? 0 : errno;
         case Kind::kChown:
@@ -280,14 +314,14 @@ int apply(const MountOp& op, const ChildPlan& plan, int* trees) noexcept {
 
 }  // namespace
 
-Result<void> plan_mounts(const JailSpec& spec, PlanStrings& strings, ChildPlan& plan) {
-    Planner planner(strings, plan);
+Result<void> plan_mounts(const JailSpec& spec, PlanStrings& strings, ChildPlan& plan,
+                         MountPhase phase, int template_ns) {
+    Planner planner(strings, plan, phase);
     for (size_t i = 0; i < spec.mounts.size(); ++i) {
         auto added = planner.add(spec.mounts[i], static_cast<int>(i));
         if (!added) {
-            return std::unexpected(
-                added.error().with_context(fmt::format("mounts[{}] ({})", i,
-                                                       spec.mounts[i].target)));
+            return std::unexpected(added.error().with_context(
+                fmt::format("mounts[{}] ({})", i, spec.mounts[i].target)));
         }
     }
     if (planner.opens().size() > kMaxTrees) {
@@ -296,22 +330,147 @@ Result<void> plan_mounts(const JailSpec& spec, PlanStrings& strings, ChildPlan& 
     }
     std::vector<MountOp> body = std::move(plan.mount_ops);
     plan.mount_ops.clear();
-    // Nothing we mount propagates back to the host, and nothing of the host's reaches us.
-    plan.mount_ops.push_back({.kind = Kind::kMount, .path = "/", .flags = MS_REC | MS_PRIVATE});
+    // Host paths are cloned first, while nothing hides them.
     plan.mount_ops.insert(plan.mount_ops.end(), planner.opens().begin(), planner.opens().end());
-    // The new root: a small tmpfs holding folders, mount points and the spec's files.
-    uint64_t root_bytes = 1 << 20;
-    for (const auto& m : spec.mounts) {
-        if (m.kind == MountKind::kFile) root_bytes += m.source.size() + 4096;
+    if (phase == MountPhase::kRun) {
+        // Our own copy of the template's namespace: its root waits at the staging path.
+        plan.mount_ops.push_back(
+            {.kind = Kind::kEnterTemplate, .data_len = static_cast<uint64_t>(template_ns)});
+    } else {
+        // Nothing we mount propagates back to the host, and nothing of the host's reaches us.
+        plan.mount_ops.push_back({.kind = Kind::kMount, .path = "/", .flags = MS_REC | MS_PRIVATE});
+        // The new root: a small tmpfs holding folders, mount points and the spec's files.
+        uint64_t root_bytes = 1 << 20;
+        for (const auto& m : spec.mounts) {
+            if (m.kind == MountKind::kFile) root_bytes += m.source.size() + 4096;
+        }
+        plan.mount_ops.push_back(
+            {.kind = Kind::kMount,
+             .source = "tmpfs",
+             .path = plan.staging_root,
+             .fstype = "tmpfs",
+             .flags = kNoSuidDev,
+             .data = strings.add(fmt::format("size={},mode=0755", root_bytes))});
     }
-    plan.mount_ops.push_back({.kind = Kind::kMount,
-                              .source = "tmpfs",
-                              .path = plan.staging_root,
-                              .fstype = "tmpfs",
-                              .flags = kNoSuidDev,
-                              .data = strings.add(fmt::format("size={},mode=0755", root_bytes))});
     plan.mount_ops.insert(plan.mount_ops.end(), body.begin(), body.end());
+    if (phase == MountPhase::kTemplate) {
+        // Everything a template holds is shared by the runs made from it: read-only.
+        for (const char* dev : planner.dev_roots()) {
+            plan.mount_ops.push_back(
+                {.kind = Kind::kMount,
+                 .path = dev,
+                 .flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC});
+        }
+        plan.mount_ops.push_back(
+            {.kind = Kind::kMount,
+             .path = plan.staging_root,
+             .flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV});
+    }
     return {};
+}
+
+bool can_use_template(const JailSpec& spec) {
+    std::vector<std::string_view> fresh;  // targets mounted anew for every run
+    auto under = [](std::string_view path, std::string_view dir) {
+        return path == dir || (path.starts_with(dir) && path[dir.size()] == '/');
+    };
+    for (const auto& m : spec.mounts) {
+        // A chown on a read-only template cannot be done per run.
+        if (m.owned_by_run_user && (m.kind == MountKind::kDir || m.kind == MountKind::kFile)) {
+            return false;
+        }
+        bool is_fresh = m.kind == MountKind::kTmpfs || m.kind == MountKind::kProc ||
+                        (m.kind == MountKind::kBind && m.writable);
+        // Something static under an earlier per-run mount would be hidden by it.
+        for (auto dir : fresh) {
+            if (under(m.target, dir)) return false;
+        }
+        if (is_fresh) fresh.push_back(m.target);
+    }
+    return true;
+}
+
+std::string template_key(const JailSpec& spec) {
+    std::string key;
+    for (const auto& m : spec.mounts) {
+        key += fmt::format("{}|{}|{}|{}|{}|{}|{}|{}\n", static_cast<int>(m.kind), m.target.size(),
+                           m.target, m.source.size(), m.source, m.writable, m.optional, m.mode);
+    }
+    return key;
+}
+
+namespace {
+
+struct TemplateHolder {
+    const ChildPlan* plan;
+    int sync_fd;    // blocks on it until killed
+    int status_fd;  // writes {errno, failed op index}
+};
+
+int template_holder_main(void* arg) noexcept {
+    const auto& holder = *static_cast<const TemplateHolder*>(arg);
+    int32_t result[2] = {0, -1};
+    result[0] = child_apply_mounts(*holder.plan, &result[1]);
+    [[maybe_unused]] ssize_t n = ::write(holder.status_fd, result, sizeof result);
+    char byte;
+    while (::read(holder.sync_fd, &byte, 1) > 0) {
+    }
+    ::_exit(0);
+}
+
+constexpr size_t kHolderStackBytes = 64 << 10;
+
+}  // namespace
+
+Result<UniqueFd> make_mount_template(const JailSpec& spec, const ChildPlan& run_plan) {
+    PlanStrings strings;
+    ChildPlan plan;
+    plan.privileged = run_plan.privileged;
+    plan.owner_uid = run_plan.owner_uid;
+    plan.owner_gid = run_plan.owner_gid;
+    if (auto r = plan_mounts(spec, strings, plan, MountPhase::kTemplate, -1); !r)
+        return std::unexpected(r.error());
+
+    void* stack = ::mmap(nullptr, kHolderStackBytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return fail_errno("mmap", "template holder stack");
+    ScopeGuard unmap([stack] { ::munmap(stack, kHolderStackBytes); });
+    int sync[2], status[2];
+    if (::pipe2(sync, O_CLOEXEC) != 0) return fail_errno("pipe2", "template holder");
+    UniqueFd sync_read(sync[0]), sync_write(sync[1]);
+    if (::pipe2(status, O_CLOEXEC) != 0) return fail_errno("pipe2", "template holder");
+    UniqueFd status_read(status[0]), status_write(status[1]);
+    TemplateHolder holder{&plan, sync_read.get(), status_write.get()};
+    auto spawned =
+        spawn_vm_child(template_holder_main, &holder, stack, kHolderStackBytes, CLONE_NEWNS, -1);
+    if (!spawned) return std::unexpected(spawned.error());
+    ScopeGuard reap([&spawned] {
+        ::syscall(SYS_pidfd_send_signal, spawned->pidfd.get(), SIGKILL, nullptr, 0);
+        siginfo_t info{};
+        ::waitid(P_PIDFD, static_cast<id_t>(spawned->pidfd.get()), &info, WEXITED);
+    });
+    int32_t result[2] = {0, -1};
+    if (::read(status_read.get(), result, sizeof result) != sizeof result) {
+        return fail(ErrorCode::kInternalError, "mount template holder died");
+    }
+    if (result[0] != 0) {
+        const MountOp* op = result[1] >= 0 && static_cast<size_t>(result[1]) < plan.mount_ops.size()
+                                ? &plan.mount_ops[static_cast<size_t>(result[1])]
+                                : nullptr;
+        std::string what = "mounting";
+        if (op != nullptr && op->spec_index >= 0)
+            what += fmt::format(" (mounts[{}])", op->spec_index);
+        what += " for the root template";
+        Error error =
+            Error::from_errno(ErrorCode::kInternalError, what,
+                              op != nullptr && op->path != nullptr ? op->path : "", result[0]);
+        error.with_context("jail setup failed");
+        return std::unexpected(error);
+    }
+    std::string path = fmt::format("/proc/{}/ns/mnt", spawned->pid);
+    UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) return fail_errno("open", path);
+    return ns;
 }
 
 int child_apply_mounts(const ChildPlan& plan, int32_t* failed_index) noexcept {

@@ -15,7 +15,7 @@ enum class Drain { kOpen, kEof };
 // Reads what is there without blocking. Keeps stdout up to its cap (reporting when the cap is
 // passed) and only the tail of stderr.
 class Sink {
-public:
+  public:
     Sink(uint64_t cap, bool keep_tail, std::string& data, uint64_t& total)
         : cap_(cap), keep_tail_(keep_tail), data_(data), total_(total) {}
 
@@ -38,7 +38,7 @@ public:
         if (keep_tail_ && data_.size() > cap_) data_.erase(0, data_.size() - cap_);
     }
 
-private:
+  private:
     void append(const char* p, size_t n) {
         if (!keep_tail_) {
             if (data_.size() < cap_) data_.append(p, std::min<uint64_t>(n, cap_ - data_.size()));

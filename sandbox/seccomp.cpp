@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstdlib>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <initializer_list>
 #include <memory>
 #include <string>

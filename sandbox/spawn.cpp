@@ -13,7 +13,7 @@ namespace {
 
 // Blocks every signal for the lifetime of the object (the child inherits the full mask).
 class AllSignalsBlocked {
-public:
+  public:
     AllSignalsBlocked() {
         sigset_t all;
         sigfillset(&all);
@@ -21,7 +21,7 @@ public:
     }
     ~AllSignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
 
-private:
+  private:
     sigset_t saved_;
 };
 
@@ -88,8 +88,8 @@ Result<Spawned> spawn_vm_child(int (*fn)(void*), void* arg, void* stack, size_t 
         }
     }
     void* top = static_cast<char*>(stack) + stack_size;
-    pid_t pid = ::clone(fn, top, static_cast<int>(CLONE_VM | CLONE_PIDFD | ns_flags) | SIGCHLD,
-                        arg, &pidfd);
+    pid_t pid = ::clone(fn, top, static_cast<int>(CLONE_VM | CLONE_PIDFD | ns_flags) | SIGCHLD, arg,
+                        &pidfd);
     if (pid < 0) {
         return std::unexpected(
             Error::from_errno(ErrorCode::kInternalError, "clone", "jail namespaces", errno));

@@ -17,10 +17,10 @@ namespace orchagent::sandbox {
 
 // Owns every string a ChildPlan points to (a deque never moves its elements).
 class PlanStrings {
-public:
+  public:
     const char* add(std::string s) { return strings_.emplace_back(std::move(s)).c_str(); }
 
-private:
+  private:
     std::deque<std::string> strings_;
 };
 
@@ -36,7 +36,20 @@ Result<void> write_id_maps(pid_t pid, const Identity& identity, bool privileged)
 int child_join_slot_user(const ChildPlan& plan) noexcept;
 
 // mounts.cpp
-Result<void> plan_mounts(const JailSpec& spec, PlanStrings& strings, ChildPlan& plan);
+// kAll: every mount for this run. kTemplate: only the static part (read-only binds, files,
+// symlinks, folders, /dev nodes), built once in a namespace of its own, then read-only.
+// kRun: only what is made anew per run (proc, tmpfs, writable binds, /dev/shm), in a copy of
+// the template namespace (`template_ns`).
+enum class MountPhase { kAll, kTemplate, kRun };
+Result<void> plan_mounts(const JailSpec& spec, PlanStrings& strings, ChildPlan& plan,
+                         MountPhase phase = MountPhase::kAll, int template_ns = -1);
+// Whether the spec's static mounts can be shared through a template (no owned files or
+// folders, nothing static under a per-run mount).
+bool can_use_template(const JailSpec& spec);
+// Identifies the static part of a spec: equal keys, same template.
+std::string template_key(const JailSpec& spec);
+// Builds the template namespace for `spec` (root launcher only). `run_plan` gives ownership.
+Result<UniqueFd> make_mount_template(const JailSpec& spec, const ChildPlan& run_plan);
 int child_apply_mounts(const ChildPlan& plan, int32_t* failed_index) noexcept;
 int child_pivot_root(const ChildPlan& plan) noexcept;
 int child_root_read_only() noexcept;

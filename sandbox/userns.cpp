@@ -45,12 +45,11 @@ Result<void> write_id_maps(pid_t pid, const Identity& identity, bool privileged)
         if (auto r = write_proc_file(pid, "uid_map", map); !r) return r;
         return write_proc_file(pid, "gid_map", map);
     }
-    auto r = write_proc_file(pid, "uid_map",
-                             fmt::format("{} {} 1\n", identity.run_uid, ::geteuid()));
+    auto r =
+        write_proc_file(pid, "uid_map", fmt::format("{} {} 1\n", identity.run_uid, ::geteuid()));
     if (!r) return r;
     if (r = write_proc_file(pid, "setgroups", "deny"); !r) return r;
-    return write_proc_file(pid, "gid_map",
-                           fmt::format("{} {} 1\n", identity.run_gid, ::getegid()));
+    return write_proc_file(pid, "gid_map", fmt::format("{} {} 1\n", identity.run_gid, ::getegid()));
 }
 
 int child_join_slot_user(const ChildPlan& plan) noexcept {

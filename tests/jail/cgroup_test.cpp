@@ -1,8 +1,8 @@
 // cgroup groups for runs: needs root and writable cgroups (skips with a message otherwise).
 #include "sandbox/cgroup.hpp"
-#include "sandbox/cgroup_pool.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,16 +12,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <fmt/format.h>
-
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include "sandbox/cgroup_pool.hpp"
 
 namespace orchagent::sandbox {
 namespace {
@@ -139,8 +139,8 @@ class CgroupTest : public ::testing::Test {
     static void SetUpTestSuite() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
     static void TearDownTestSuite() {
         for (const auto& parent : parents_seen()) {
-            ::rmdir(parent.c_str());                                    // <name>/<pid>-<n>
-            ::rmdir(parent.substr(0, parent.rfind('/')).c_str());       // <name>, once empty
+            ::rmdir(parent.c_str());                               // <name>/<pid>-<n>
+            ::rmdir(parent.substr(0, parent.rfind('/')).c_str());  // <name>, once empty
         }
     }
     static std::set<std::string>& parents_seen() {
@@ -176,7 +176,9 @@ TEST_F(CgroupTest, DetectsTheHierarchyInUse) {
     }
     ASSERT_FALSE(manager_.parents().empty());
     for (const auto& parent : manager_.parents()) {
-        EXPECT_TRUE(parent.ends_with(fmt::format("/{}/{}-", name(), ::getpid()) + parent.substr(parent.rfind('-') + 1))) << parent;
+        EXPECT_TRUE(parent.ends_with(fmt::format("/{}/{}-", name(), ::getpid()) +
+                                     parent.substr(parent.rfind('-') + 1)))
+            << parent;
         EXPECT_TRUE(exists(parent + "/cgroup.procs")) << parent;
     }
 }
@@ -190,7 +192,9 @@ TEST_F(CgroupTest, CreateMakesFoldersAndWritesLimits) {
     ASSERT_TRUE(group);
     ASSERT_FALSE(group->paths().empty());
     for (const auto& dir : group->paths()) {
-        EXPECT_TRUE((dir.find("/" + name() + "/") != std::string::npos && dir.ends_with("/limits-1"))) << dir;
+        EXPECT_TRUE(
+            (dir.find("/" + name() + "/") != std::string::npos && dir.ends_with("/limits-1")))
+            << dir;
         EXPECT_TRUE(exists(dir + "/cgroup.procs")) << dir;
     }
     EXPECT_EQ(slurp(find_file(*group, "pids.max")), "16\n");

@@ -3,13 +3,12 @@
 // cgroups; where the kernel refuses, they skip and say why.
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -31,7 +30,7 @@ constexpr uint32_t kHostBase = 1u << 30;
 std::string probe_dir() { return fs::path(ORCHAGENT_PROBE_PATH).parent_path().string(); }
 
 class JailTest : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         auto created = Launcher::create();
         if (!created) {
@@ -116,9 +115,9 @@ TEST_F(JailTest, ProbeFindsEveryForbiddenThingContained) {
     char hostname_before[256] = {};
     ::gethostname(hostname_before, sizeof hostname_before);
     JailSpec s = spec({"all", "--host-port", std::to_string(listener.port), "--host-pid",
-                       std::to_string(::getpid()), "--host-path", "/root", "--host-path",
-                       "/work", "--host-path", "/etc/hostname", "--host-path", "/var/log",
-                       "--host-path", "/sys/fs/cgroup", "--ro-path", "/probe"});
+                       std::to_string(::getpid()), "--host-path", "/root", "--host-path", "/work",
+                       "--host-path", "/etc/hostname", "--host-path", "/var/log", "--host-path",
+                       "/sys/fs/cgroup", "--ro-path", "/probe"});
     JailResult r = run_ok(s);
     EXPECT_EQ(r.exit_code, 0) << r.stdout_data << r.stderr_tail;
     std::istringstream lines(r.stdout_data);
@@ -294,6 +293,22 @@ TEST_F(JailTest, ShortRunsAreMeteredExactly) {
     }
 }
 
+// A root launcher builds the static root once and each run gets a copy; nothing writable
+// may be shared between two runs (a copied tmpfs mount would share its contents).
+TEST_F(JailTest, RunsShareNothingWritable) {
+    JailSpec s = spec({});
+    s.argv = {"/bin/sh", "-c",
+              "for f in /dev/shm/mark /tmp/mark /home/user/mark; do "
+              "  [ -e $f ] && echo \"left over: $f\"; echo x > $f || echo \"cannot write $f\"; "
+              "done; for f in /mark /etc/mark /dev/mark; do echo x 2>/dev/null > $f && echo "
+              "\"wrote $f\"; done; true"};
+    for (int i = 0; i < 3; ++i) {
+        JailResult r = run_ok(s);
+        EXPECT_EQ(r.exit_code, 0) << r.stderr_tail;
+        EXPECT_EQ(r.stdout_data, "") << "run " << i;
+    }
+}
+
 TEST_F(JailTest, PythonRuns) {
     JailSpec s = spec({});
     s.argv = {"python3", "-c", "import json,os; print(json.dumps({'uid': os.getuid()}))"};
@@ -405,7 +420,8 @@ TEST(JailFallback, RlimitFallbackStillBoundsMemoryAndPids) {
     EXPECT_NE(r->warnings[0].find("RLIMIT_AS"), std::string::npos);
     int forked = -1;
     std::sscanf(r->stdout_data.c_str(), "forked %d", &forked);
-    EXPECT_GE(forked, 1) << r->stdout_data << r->stderr_tail << " exit " << r->exit_code << " signal " << r->term_signal;
+    EXPECT_GE(forked, 1) << r->stdout_data << r->stderr_tail << " exit " << r->exit_code
+                         << " signal " << r->term_signal;
     EXPECT_LT(forked, 16) << r->stdout_data;
 
     s.argv = {"/probe/jail_probe", "membomb"};

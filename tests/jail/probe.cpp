@@ -96,7 +96,7 @@ Outcome expect_errno(SysRet r, int want) {
 Outcome expect_eperm(SysRet r) { return expect_errno(r, EPERM); }
 
 class Fd {
-public:
+  public:
     explicit Fd(int fd) : fd_(fd) {}
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
@@ -105,7 +105,7 @@ public:
     }
     int get() const { return fd_; }
 
-private:
+  private:
     int fd_;
 };
 
@@ -156,7 +156,8 @@ std::optional<std::string> status_field(const std::string& status, std::string_v
         std::string_view line(status.data() + pos, end - pos);
         if (line.size() > key.size() && line.starts_with(key) && line[key.size()] == ':') {
             std::string_view value = line.substr(key.size() + 1);
-            while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+            while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+                value.remove_prefix(1);
             return std::string(value);
         }
         pos = end + 1;
@@ -314,7 +315,8 @@ Outcome check_proc_pids() {
         auto status = read_file(("/proc/" + name + "/status").c_str());
         if (!status) continue;
         auto uid = status_field(*status, "Uid");
-        if (!uid || std::stoul(*uid) != getuid()) problems.push_back(name + ":uid " + uid.value_or("?"));
+        if (!uid || std::stoul(*uid) != getuid())
+            problems.push_back(name + ":uid " + uid.value_or("?"));
     }
     if (!problems.empty()) return bad("foreign: " + join(problems));
     return ok("pids " + join(pids));
@@ -328,9 +330,11 @@ Outcome check_uid_gid() {
     gid_t rg, eg, sg;
     getresuid(&ru, &eu, &su);
     getresgid(&rg, &eg, &sg);
-    std::string detail = "uid=" + std::to_string(ru) + "/" + std::to_string(eu) + "/" + std::to_string(su) +
-                         " gid=" + std::to_string(rg) + "/" + std::to_string(eg) + "/" + std::to_string(sg);
-    bool all = ru == kRunId && eu == kRunId && su == kRunId && rg == kRunId && eg == kRunId && sg == kRunId;
+    std::string detail = "uid=" + std::to_string(ru) + "/" + std::to_string(eu) + "/" +
+                         std::to_string(su) + " gid=" + std::to_string(rg) + "/" +
+                         std::to_string(eg) + "/" + std::to_string(sg);
+    bool all = ru == kRunId && eu == kRunId && su == kRunId && rg == kRunId && eg == kRunId &&
+               sg == kRunId;
     return all ? ok(detail) : bad(detail);
 }
 
@@ -363,15 +367,18 @@ Outcome check_caps_zero() {
     std::vector<std::string> set;
     for (const char* key : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
         auto value = status_field(*status, key);
-        if (!value) set.push_back(std::string(key) + "=missing");
-        else if (value->find_first_not_of('0') != std::string::npos) set.push_back(std::string(key) + "=" + *value);
+        if (!value)
+            set.push_back(std::string(key) + "=missing");
+        else if (value->find_first_not_of('0') != std::string::npos)
+            set.push_back(std::string(key) + "=" + *value);
     }
     return set.empty() ? ok("all zero") : bad(join(set, " "));
 }
 
 Outcome check_no_new_privs() {
     auto status = read_file("/proc/self/status");
-    std::string field = status ? status_field(*status, "NoNewPrivs").value_or("missing") : "unreadable";
+    std::string field =
+        status ? status_field(*status, "NoNewPrivs").value_or("missing") : "unreadable";
     int prctl_value = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
     std::string detail = "NoNewPrivs=" + field + " prctl=" + std::to_string(prctl_value);
     return (field == "1" && prctl_value == 1) ? ok(detail) : bad(detail);
@@ -379,7 +386,8 @@ Outcome check_no_new_privs() {
 
 Outcome check_seccomp_mode() {
     auto status = read_file("/proc/self/status");
-    std::string field = status ? status_field(*status, "Seccomp").value_or("missing") : "unreadable";
+    std::string field =
+        status ? status_field(*status, "Seccomp").value_or("missing") : "unreadable";
     return field == "2" ? ok("Seccomp=2") : bad("Seccomp=" + field);
 }
 
@@ -405,7 +413,9 @@ Outcome check_rlimit_raise() {
 Outcome check_core_zero() {
     rlimit lim{};
     getrlimit(RLIMIT_CORE, &lim);
-    auto show = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("inf") : std::to_string(v); };
+    auto show = [](rlim_t v) {
+        return v == RLIM_INFINITY ? std::string("inf") : std::to_string(v);
+    };
     std::string detail = "soft " + show(lim.rlim_cur) + " hard " + show(lim.rlim_max);
     return (lim.rlim_cur == 0 && lim.rlim_max == 0) ? ok(detail) : bad(detail);
 }
@@ -437,7 +447,8 @@ Outcome check_host_paths() {
 
 Outcome check_sys_hidden() {
     struct stat st;
-    if (stat("/sys", &st) != 0) return errno == ENOENT ? ok("/sys absent") : bad("/sys: " + errname(errno));
+    if (stat("/sys", &st) != 0)
+        return errno == ENOENT ? ok("/sys absent") : bad("/sys: " + errname(errno));
     auto names = list_dir("/sys");
     if (!names) return bad("/sys exists but unreadable: " + errname(errno));
     if (!names->empty()) return bad("/sys lists " + join(*names));
@@ -447,9 +458,11 @@ Outcome check_sys_hidden() {
 
 Outcome check_host_sockets() {
     std::vector<std::string> present;
-    for (const char* path : {"/run/docker.sock", "/var/run/docker.sock", "/var/run", "/tmp/.X11-unix", "/root"}) {
+    for (const char* path :
+         {"/run/docker.sock", "/var/run/docker.sock", "/var/run", "/tmp/.X11-unix", "/root"}) {
         struct stat st;
-        if (lstat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) present.emplace_back(path);
+        if (lstat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR))
+            present.emplace_back(path);
     }
     if (auto home = list_dir("/home")) {
         for (const auto& name : *home)
@@ -465,7 +478,8 @@ std::string ro_attempt(const std::string& path, bool& contained) {
     struct stat st;
     std::string target = path;
     if (stat(path.c_str(), &st) == 0)
-        target = probe_name(S_ISDIR(st.st_mode) ? path : path.substr(0, path.find_last_of('/') + 1));
+        target =
+            probe_name(S_ISDIR(st.st_mode) ? path : path.substr(0, path.find_last_of('/') + 1));
     int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
         close(fd);
@@ -503,7 +517,8 @@ Outcome check_home_writable() { return writable_dir("/home/user"); }
 Outcome check_proc_sys() {
     bool all = true;
     std::vector<std::string> seen;
-    for (const char* path : {"/proc/sys/kernel/hostname", "/proc/sys/vm/drop_caches", "/proc/sysrq-trigger"}) {
+    for (const char* path :
+         {"/proc/sys/kernel/hostname", "/proc/sys/vm/drop_caches", "/proc/sysrq-trigger"}) {
         int fd = open(path, O_WRONLY | O_CLOEXEC);  // opening alone changes nothing
         if (fd >= 0) {
             close(fd);
@@ -522,8 +537,9 @@ Outcome check_proc_sys() {
 Outcome check_dev_entries() {
     auto names = list_dir("/dev");
     if (!names) return bad("opendir /dev: " + errname(errno));
-    const std::set<std::string> allowed = {"null", "zero", "full", "random", "urandom", "fd", "stdin",
-                                           "stdout", "stderr", "shm", "pts", "ptmx"};
+    const std::set<std::string> allowed = {"null",    "zero", "full",  "random",
+                                           "urandom", "fd",   "stdin", "stdout",
+                                           "stderr",  "shm",  "pts",   "ptmx"};
     std::vector<std::string> problems;
     for (const auto& name : *names)
         if (!allowed.contains(name)) problems.push_back("/dev/" + name);
@@ -531,12 +547,14 @@ Outcome check_dev_entries() {
         const char* name;
         unsigned minor_number;
     };
-    for (Node node : {Node{"null", 3}, Node{"zero", 5}, Node{"full", 7}, Node{"random", 8}, Node{"urandom", 9}}) {
+    for (Node node : {Node{"null", 3}, Node{"zero", 5}, Node{"full", 7}, Node{"random", 8},
+                      Node{"urandom", 9}}) {
         struct stat st;
         std::string path = std::string("/dev/") + node.name;
         if (stat(path.c_str(), &st) != 0)
             problems.push_back(path + ":missing");
-        else if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != node.minor_number)
+        else if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 ||
+                 minor(st.st_rdev) != node.minor_number)
             problems.push_back(path + ":rdev " + std::to_string(major(st.st_rdev)) + ":" +
                                std::to_string(minor(st.st_rdev)));
     }
@@ -548,7 +566,8 @@ Outcome check_dev_urandom() {
     if (fd.get() < 0) return bad("open: " + errname(errno));
     unsigned char buf[32] = {};
     ssize_t n = read(fd.get(), buf, sizeof buf);
-    if (n != static_cast<ssize_t>(sizeof buf)) return bad("read: " + (n < 0 ? errname(errno) : std::to_string(n)));
+    if (n != static_cast<ssize_t>(sizeof buf))
+        return bad("read: " + (n < 0 ? errname(errno) : std::to_string(n)));
     for (unsigned char c : buf)
         if (c != 0) return ok("read 32 bytes");
     return bad("read 32 zero bytes");
@@ -558,7 +577,8 @@ Outcome check_dev_null() {
     Fd fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
     if (fd.get() < 0) return bad("open: " + errname(errno));
     ssize_t n = write(fd.get(), "0123456789abcdef", 16);
-    return n == 16 ? ok("wrote 16 bytes") : bad("write: " + (n < 0 ? errname(errno) : std::to_string(n)));
+    return n == 16 ? ok("wrote 16 bytes")
+                   : bad("write: " + (n < 0 ? errname(errno) : std::to_string(n)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -573,7 +593,8 @@ std::string unescape_mountinfo(std::string_view s) {  // "\040" -> ' '
     std::string out;
     for (size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '\\' && i + 3 < s.size()) {
-            out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            out +=
+                static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
             i += 3;
         } else {
             out += s[i];
@@ -598,7 +619,8 @@ std::vector<MountEntry> read_mounts() {
             fields.push_back(line.substr(at, sp - at));
             at = sp + 1;
         }
-        if (fields.size() >= 6) mounts.push_back({unescape_mountinfo(fields[4]), std::string(fields[5])});
+        if (fields.size() >= 6)
+            mounts.push_back({unescape_mountinfo(fields[4]), std::string(fields[5])});
         pos = end + 1;
     }
     return mounts;
@@ -616,7 +638,8 @@ bool has_option(const std::string& options, std::string_view opt) {
 }
 
 // A mount passes when both its mountinfo options and statvfs (when reachable) carry the flag.
-Outcome check_mount_flag(std::string_view opt, unsigned long st_flag, const std::set<std::string>& exempt) {
+Outcome check_mount_flag(std::string_view opt, unsigned long st_flag,
+                         const std::set<std::string>& exempt) {
     auto mounts = read_mounts();
     if (mounts.empty()) return bad("cannot read /proc/self/mountinfo");
     std::vector<std::string> missing;
@@ -627,39 +650,44 @@ Outcome check_mount_flag(std::string_view opt, unsigned long st_flag, const std:
         if (!has_option(m.options, opt) || !by_statvfs) missing.push_back(m.point);
     }
     std::string count = std::to_string(mounts.size()) + " mounts";
-    return missing.empty() ? ok(count + " all " + std::string(opt)) : bad("without " + std::string(opt) + ": " + join(missing));
+    return missing.empty() ? ok(count + " all " + std::string(opt))
+                           : bad("without " + std::string(opt) + ": " + join(missing));
 }
 
 Outcome check_mount_nosuid() { return check_mount_flag("nosuid", ST_NOSUID, {}); }
 Outcome check_mount_nodev() {
     // /dev itself may allow devices: a root launcher mknods the five nodes there (dev_entries
     // checks nothing else is in it, sys_mknod that nobody inside can add one).
-    return check_mount_flag("nodev", ST_NODEV,
-                            {"/dev", "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
-                             "/dev/urandom", "/proc"});
+    return check_mount_flag(
+        "nodev", ST_NODEV,
+        {"/dev", "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/proc"});
 }
 
 // A setuid file cannot raise privileges: its mount is nosuid and no_new_privs is set.
 Outcome check_setuid_binary() {
     std::string found;
     if (auto names = list_dir("/usr/bin")) {
-        const std::set<std::string> preferred = {"su", "passwd", "mount", "umount", "sudo", "chsh", "newgrp"};
+        const std::set<std::string> preferred = {"su",   "passwd", "mount", "umount",
+                                                 "sudo", "chsh",   "newgrp"};
         for (const auto& name : *names) {
             struct stat st;
             std::string path = "/usr/bin/" + name;
-            if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_ISUID)) continue;
+            if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & S_ISUID))
+                continue;
             if (found.empty() || preferred.contains(name)) found = path;
             if (preferred.contains(name)) break;
         }
     }
     bool nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
     if (found.empty()) {
-        std::string detail = std::string("no setuid file under /usr/bin; no_new_privs=") + (nnp ? "1" : "0");
+        std::string detail =
+            std::string("no setuid file under /usr/bin; no_new_privs=") + (nnp ? "1" : "0");
         return nnp ? ok(detail) : bad(detail);
     }
     struct statvfs sv;
     bool nosuid = statvfs(found.c_str(), &sv) == 0 && (sv.f_flag & ST_NOSUID);
-    std::string detail = found + (nosuid ? " on nosuid mount" : " on suid mount") + "; no_new_privs=" + (nnp ? "1" : "0");
+    std::string detail = found + (nosuid ? " on nosuid mount" : " on suid mount") +
+                         "; no_new_privs=" + (nnp ? "1" : "0");
     return (nosuid && nnp) ? ok(detail) : bad(detail);
 }
 
@@ -706,7 +734,8 @@ Outcome expect_unreachable(int err) {
 Outcome check_net_host_port() {
     if (g_opts.host_port < 0) return ok("no --host-port given");
     int err = tcp_connect("127.0.0.1", g_opts.host_port, 1000);
-    return err ? ok(errname(err)) : bad("connected to 127.0.0.1:" + std::to_string(g_opts.host_port));
+    return err ? ok(errname(err))
+               : bad("connected to 127.0.0.1:" + std::to_string(g_opts.host_port));
 }
 Outcome check_net_gw_tcp() { return expect_unreachable(tcp_connect("10.0.2.2", 80, 1000)); }
 Outcome check_net_gw_udp() { return expect_unreachable(udp_send("10.0.2.2", 80)); }
@@ -748,7 +777,9 @@ Outcome check_lo_up() {
 constexpr const char* kMissing = "/.orchagent_probe_missing";
 
 Outcome check_ptrace_traceme() {
-    return child_expect(run_child([] { return ret(syscall(SYS_ptrace, PTRACE_TRACEME, 0, nullptr, nullptr)); }), EPERM);
+    return child_expect(
+        run_child([] { return ret(syscall(SYS_ptrace, PTRACE_TRACEME, 0, nullptr, nullptr)); }),
+        EPERM);
 }
 
 Outcome check_ptrace_attach() {
@@ -820,11 +851,13 @@ Outcome check_setns() {
 }
 
 Outcome check_keyctl() {
-    return expect_eperm(ret(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)));
+    return expect_eperm(
+        ret(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)));
 }
 
 Outcome check_add_key() {
-    return expect_eperm(ret(syscall(SYS_add_key, "user", "orchagent_probe", "x", 1, KEY_SPEC_PROCESS_KEYRING)));
+    return expect_eperm(
+        ret(syscall(SYS_add_key, "user", "orchagent_probe", "x", 1, KEY_SPEC_PROCESS_KEYRING)));
 }
 
 Outcome check_bpf() {
@@ -887,7 +920,8 @@ Outcome check_kexec_load() {  // too many segments: EINVAL past the privilege ch
     return expect_eperm(ret(syscall(SYS_kexec_load, 0, 1000, nullptr, 0)));
 }
 Outcome check_reboot() {  // bad magic2: EINVAL past the privilege check
-    return expect_eperm(ret(syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, 0, LINUX_REBOOT_CMD_CAD_OFF, nullptr)));
+    return expect_eperm(
+        ret(syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, 0, LINUX_REBOOT_CMD_CAD_OFF, nullptr)));
 }
 Outcome check_swapon() { return expect_eperm(ret(syscall(SYS_swapon, kMissing, 0))); }
 Outcome check_acct() { return expect_eperm(ret(syscall(SYS_acct, kMissing))); }
@@ -943,18 +977,20 @@ Outcome expect_sigsys(const ChildResult& cr, bool segv_ok) {
     if (segv_ok && WIFSIGNALED(cr.status) && WTERMSIG(cr.status) == SIGSEGV)
         return ok("killed by SIGSEGV (kernel without ia32 emulation)");
     if (cr.reported)
-        return bad("returned " + (cr.r.rc < 0 ? errname(cr.r.err) : std::to_string(cr.r.rc)) + " (not killed)");
+        return bad("returned " + (cr.r.rc < 0 ? errname(cr.r.err) : std::to_string(cr.r.rc)) +
+                   " (not killed)");
     return bad("child: " + describe_status(cr.status));
 }
 
 Outcome check_abi_int80() {
 #if defined(__x86_64__)
-    return expect_sigsys(run_child([] {
-                             long rc = 20;  // i386 getpid
-                             asm volatile("int $0x80" : "+a"(rc) : : "r8", "r9", "r10", "r11", "memory", "cc");
-                             return SysRet{rc, rc < 0 ? static_cast<int>(-rc) : 0};
-                         }),
-                         true);
+    return expect_sigsys(
+        run_child([] {
+            long rc = 20;  // i386 getpid
+            asm volatile("int $0x80" : "+a"(rc) : : "r8", "r9", "r10", "r11", "memory", "cc");
+            return SysRet{rc, rc < 0 ? static_cast<int>(-rc) : 0};
+        }),
+        true);
 #else
     return ok("not x86_64: skipped");
 #endif
@@ -1068,7 +1104,8 @@ int run_all() {
         for (char& c : o.detail)
             if (c == '\n' || c == '\r') c = ' ';
         if (o.detail.empty()) o.detail.push_back('-');
-        printf("check %s %s %s\n", check.name, o.contained ? "contained" : "ESCAPED", o.detail.c_str());
+        printf("check %s %s %s\n", check.name, o.contained ? "contained" : "ESCAPED",
+               o.detail.c_str());
         fflush(stdout);
         if (!o.contained) ++escaped;
     }
@@ -1080,12 +1117,14 @@ int run_all() {
 // Misbehaving modes
 
 [[noreturn]] void usage(const char* why) {
-    fprintf(stderr,
-            "jail_probe: %s\n"
-            "usage: jail_probe all [--host-path P]... [--host-port N] [--host-pid N] [--ro-path P]...\n"
-            "       jail_probe forkbomb | membomb | diskfill [PATH] | cpuspin | stdoutflood [BYTES]\n"
-            "       jail_probe daemonize PATH | sleep SECONDS | env | exit CODE | signal SIG | echo | true\n",
-            why);
+    fprintf(
+        stderr,
+        "jail_probe: %s\n"
+        "usage: jail_probe all [--host-path P]... [--host-port N] [--host-pid N] [--ro-path P]...\n"
+        "       jail_probe forkbomb | membomb | diskfill [PATH] | cpuspin | stdoutflood [BYTES]\n"
+        "       jail_probe daemonize PATH | sleep SECONDS | env | exit CODE | signal SIG | echo | "
+        "true\n",
+        why);
     exit(2);
 }
 
@@ -1098,7 +1137,8 @@ long long parse_number(const char* text, const char* what) {
 }
 
 void sleep_seconds(double seconds) {
-    timespec ts{static_cast<time_t>(seconds), static_cast<long>((seconds - static_cast<time_t>(seconds)) * 1e9)};
+    timespec ts{static_cast<time_t>(seconds),
+                static_cast<long>((seconds - static_cast<time_t>(seconds)) * 1e9)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
@@ -1132,14 +1172,15 @@ int mode_forkbomb() {
 // Touches 16 MiB blocks until killed; stops (exit 3) at half the machine's RAM.
 int mode_membomb() {
     constexpr size_t kBlock = 16u << 20;
-    struct sysinfo si{};
+    struct sysinfo si {};
     sysinfo(&si);
     const uint64_t cap = static_cast<uint64_t>(si.totalram) * si.mem_unit / 2;
     for (uint64_t total = 0;;) {
-        void* block = mmap(nullptr, kBlock, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void* block =
+            mmap(nullptr, kBlock, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (block == MAP_FAILED) {
-            fprintf(stderr, "mmap failed after %llu MiB: %s\n", static_cast<unsigned long long>(total >> 20),
-                    errname(errno).c_str());
+            fprintf(stderr, "mmap failed after %llu MiB: %s\n",
+                    static_cast<unsigned long long>(total >> 20), errname(errno).c_str());
             return 1;
         }
         memset(block, 0x5a, kBlock);
@@ -1190,8 +1231,8 @@ int mode_stdoutflood(uint64_t bytes) {
     for (uint64_t left = bytes; left > 0;) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(left, chunk.size()));
         if (!write_all(1, chunk.data(), n)) {
-            fprintf(stderr, "write failed after %llu bytes: %s\n", static_cast<unsigned long long>(bytes - left),
-                    errname(errno).c_str());
+            fprintf(stderr, "write failed after %llu bytes: %s\n",
+                    static_cast<unsigned long long>(bytes - left), errname(errno).c_str());
             return 1;
         }
         left -= n;
@@ -1217,7 +1258,8 @@ int mode_daemonize(const char* path) {
         signal(SIGTERM, SIG_IGN);
         fprintf(stderr, "daemon pid %d\n", getpid());
         for (int tick = 0; tick < 600; ++tick) {
-            std::string line = "tick " + std::to_string(tick) + " pid " + std::to_string(getpid()) + "\n";
+            std::string line =
+                "tick " + std::to_string(tick) + " pid " + std::to_string(getpid()) + "\n";
             int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
             if (fd >= 0) {
                 write_all(fd, line.data(), line.size());
@@ -1266,7 +1308,8 @@ int mode_env() {
     uname(&u);
     out += "},\"cwd\":";
     json_string(out, cwd);
-    out += ",\"uid\":" + std::to_string(getuid()) + ",\"gid\":" + std::to_string(getgid()) + ",\"hostname\":";
+    out += ",\"uid\":" + std::to_string(getuid()) + ",\"gid\":" + std::to_string(getgid()) +
+           ",\"hostname\":";
     json_string(out, u.nodename);
     out += "}\n";
     return write_all(1, out.data(), out.size()) ? 0 : 1;
@@ -1288,7 +1331,7 @@ int parse_signal(const char* text) {
 // signals are produced by a real fault, SIGKILL by the RLIMIT_CPU hard limit, SIGSYS by the
 // seccomp kill of an i386 syscall. Any other signal cannot kill us: exit 125.
 int mode_signal(int sig) {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = SIG_DFL;
     sigaction(sig, &sa, nullptr);
     sigset_t set;
@@ -1316,16 +1359,24 @@ int mode_signal(int sig) {
             break;
         }
 #if defined(__x86_64__)
-        case SIGILL: asm volatile("ud2"); break;
-        case SIGTRAP: asm volatile("int3"); break;
-        case SIGFPE: asm volatile("xorl %%ecx, %%ecx\n\tmovl $1, %%eax\n\tcltd\n\tidivl %%ecx" ::: "eax", "ecx", "edx", "cc"); break;
+        case SIGILL:
+            asm volatile("ud2");
+            break;
+        case SIGTRAP:
+            asm volatile("int3");
+            break;
+        case SIGFPE:
+            asm volatile("xorl %%ecx, %%ecx\n\tmovl $1, %%eax\n\tcltd\n\tidivl %%ecx" ::
+                             : "eax", "ecx", "edx", "cc");
+            break;
         case SIGSYS: {
             long rc = 20;
             asm volatile("int $0x80" : "+a"(rc) : : "r8", "r9", "r10", "r11", "memory", "cc");
             break;
         }
 #endif
-        default: break;
+        default:
+            break;
     }
     fprintf(stderr, "still alive after raise(%d): pid %d ignores it\n", sig, getpid());
     return 125;
@@ -1334,7 +1385,8 @@ int mode_signal(int sig) {
 int mode_sleep(const char* text) {
     char* end = nullptr;
     double seconds = strtod(text, &end);
-    if (end == text || *end || !(seconds >= 0)) usage((std::string("bad seconds: ") + text).c_str());
+    if (end == text || *end || !(seconds >= 0))
+        usage((std::string("bad seconds: ") + text).c_str());
     fprintf(stderr, "sleeping %s s\n", text);
     sleep_seconds(seconds);
     return 0;
@@ -1356,11 +1408,16 @@ int parse_all_options(int argc, char** argv) {
         std::string_view opt = argv[i];
         if (i + 1 >= argc) usage((std::string("missing value for ") + argv[i]).c_str());
         const char* value = argv[++i];
-        if (opt == "--host-path") g_opts.host_paths.emplace_back(value);
-        else if (opt == "--ro-path") g_opts.ro_paths.emplace_back(value);
-        else if (opt == "--host-port") g_opts.host_port = static_cast<int>(parse_number(value, "port"));
-        else if (opt == "--host-pid") g_opts.host_pid = static_cast<pid_t>(parse_number(value, "pid"));
-        else usage((std::string("unknown option ") + argv[i - 1]).c_str());
+        if (opt == "--host-path")
+            g_opts.host_paths.emplace_back(value);
+        else if (opt == "--ro-path")
+            g_opts.ro_paths.emplace_back(value);
+        else if (opt == "--host-port")
+            g_opts.host_port = static_cast<int>(parse_number(value, "port"));
+        else if (opt == "--host-pid")
+            g_opts.host_pid = static_cast<pid_t>(parse_number(value, "pid"));
+        else
+            usage((std::string("unknown option ") + argv[i - 1]).c_str());
     }
     return run_all();
 }
@@ -1381,7 +1438,8 @@ int main(int argc, char** argv) {
     if (mode == "diskfill") return mode_diskfill(arg ? arg : "/tmp/fill");
     if (mode == "cpuspin") return mode_cpuspin();
     if (mode == "stdoutflood")
-        return mode_stdoutflood(arg ? static_cast<uint64_t>(parse_number(arg, "bytes")) : 1ull << 30);
+        return mode_stdoutflood(arg ? static_cast<uint64_t>(parse_number(arg, "bytes"))
+                                    : 1ull << 30);
     if (mode == "daemonize") return mode_daemonize(required("PATH"));
     if (mode == "sleep") return mode_sleep(required("SECONDS"));
     if (mode == "env") return mode_env();

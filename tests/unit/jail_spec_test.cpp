@@ -46,7 +46,8 @@ TEST(JailSpec, RefusesEachBadField) {
     expect_invalid([](JailSpec& s) { s.mounts[1].mode = 010000; }, "mounts[1].mode");
     expect_invalid(
         [](JailSpec& s) {
-            s.mounts.push_back({.kind = MountKind::kFile, .source = std::string(2 << 20, 'x'),
+            s.mounts.push_back({.kind = MountKind::kFile,
+                                .source = std::string(2 << 20, 'x'),
                                 .target = "/etc/big"});
         },
         "mounts[2].source");
@@ -64,8 +65,7 @@ TEST(JailSpec, RefusesEachBadField) {
     expect_invalid([](JailSpec& s) { s.limits.max_open_files = 2; }, "limits.max_open_files");
     expect_invalid([](JailSpec& s) { s.limits.stack_bytes = 1024; }, "limits.stack_bytes");
     expect_invalid([](JailSpec& s) { s.output.stdout_max_bytes = 0; }, "output.stdout_max_bytes");
-    expect_invalid([](JailSpec& s) { s.output.stderr_tail_bytes = 0; },
-                   "output.stderr_tail_bytes");
+    expect_invalid([](JailSpec& s) { s.output.stderr_tail_bytes = 0; }, "output.stderr_tail_bytes");
     expect_invalid([](JailSpec& s) { s.timeout = std::chrono::milliseconds(0); }, "timeout");
     expect_invalid([](JailSpec& s) { s.hostname = "bad host"; }, "hostname");
     expect_invalid([](JailSpec& s) { s.hostname = ""; }, "hostname");
