@@ -9,12 +9,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -401,24 +398,9 @@ std::string template_key(const JailSpec& spec) {
 
 namespace {
 
-struct TemplateHolder {
-    const ChildPlan* plan;
-    int sync_fd;    // blocks on it until killed
-    int status_fd;  // writes {errno, failed op index}
-};
-
-int template_holder_main(void* arg) noexcept {
-    const auto& holder = *static_cast<const TemplateHolder*>(arg);
-    int32_t result[2] = {0, -1};
-    result[0] = child_apply_mounts(*holder.plan, &result[1]);
-    [[maybe_unused]] ssize_t n = ::write(holder.status_fd, result, sizeof result);
-    char byte;
-    while (::read(holder.sync_fd, &byte, 1) > 0) {
-    }
-    ::_exit(0);
+int apply_template(const void* plan, int32_t* index) noexcept {
+    return child_apply_mounts(*static_cast<const ChildPlan*>(plan), index);
 }
-
-constexpr size_t kHolderStackBytes = 64 << 10;
 
 }  // namespace
 
@@ -428,49 +410,28 @@ Result<UniqueFd> make_mount_template(const JailSpec& spec, const ChildPlan& run_
     plan.privileged = run_plan.privileged;
     plan.owner_uid = run_plan.owner_uid;
     plan.owner_gid = run_plan.owner_gid;
-    if (auto r = plan_mounts(spec, strings, plan, MountPhase::kTemplate, -1); !r)
+    if (auto r = plan_mounts(spec, strings, plan, MountPhase::kTemplate, -1); !r) {
         return std::unexpected(r.error());
-
-    void* stack = ::mmap(nullptr, kHolderStackBytes, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return fail_errno("mmap", "template holder stack");
-    ScopeGuard unmap([stack] { ::munmap(stack, kHolderStackBytes); });
-    int sync[2], status[2];
-    if (::pipe2(sync, O_CLOEXEC) != 0) return fail_errno("pipe2", "template holder");
-    UniqueFd sync_read(sync[0]), sync_write(sync[1]);
-    if (::pipe2(status, O_CLOEXEC) != 0) return fail_errno("pipe2", "template holder");
-    UniqueFd status_read(status[0]), status_write(status[1]);
-    TemplateHolder holder{&plan, sync_read.get(), status_write.get()};
-    auto spawned =
-        spawn_vm_child(template_holder_main, &holder, stack, kHolderStackBytes, CLONE_NEWNS, -1);
-    if (!spawned) return std::unexpected(spawned.error());
-    ScopeGuard reap([&spawned] {
-        ::syscall(SYS_pidfd_send_signal, spawned->pidfd.get(), SIGKILL, nullptr, 0);
-        siginfo_t info{};
-        ::waitid(P_PIDFD, static_cast<id_t>(spawned->pidfd.get()), &info, WEXITED);
-    });
-    int32_t result[2] = {0, -1};
-    if (::read(status_read.get(), result, sizeof result) != sizeof result) {
-        return fail(ErrorCode::kInternalError, "mount template holder died");
     }
-    if (result[0] != 0) {
-        const MountOp* op = result[1] >= 0 && static_cast<size_t>(result[1]) < plan.mount_ops.size()
-                                ? &plan.mount_ops[static_cast<size_t>(result[1])]
+    auto holder = NamespaceHolder::start(apply_template, &plan, CLONE_NEWNS);
+    if (!holder) return std::unexpected(holder.error());
+    auto ran = (*holder)->run();
+    if (!ran) return std::unexpected(ran.error());
+    if (auto [err, index] = *ran; err != 0) {
+        const MountOp* op = index >= 0 && static_cast<size_t>(index) < plan.mount_ops.size()
+                                ? &plan.mount_ops[static_cast<size_t>(index)]
                                 : nullptr;
         std::string what = "mounting";
-        if (op != nullptr && op->spec_index >= 0)
+        if (op != nullptr && op->spec_index >= 0) {
             what += fmt::format(" (mounts[{}])", op->spec_index);
+        }
         what += " for the root template";
-        Error error =
-            Error::from_errno(ErrorCode::kInternalError, what,
-                              op != nullptr && op->path != nullptr ? op->path : "", result[0]);
+        Error error = Error::from_errno(ErrorCode::kInternalError, what,
+                                        op != nullptr && op->path != nullptr ? op->path : "", err);
         error.with_context("jail setup failed");
         return std::unexpected(error);
     }
-    std::string path = fmt::format("/proc/{}/ns/mnt", spawned->pid);
-    UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!ns) return fail_errno("open", path);
-    return ns;
+    return (*holder)->open_ns("mnt");
 }
 
 int child_apply_mounts(const ChildPlan& plan, int32_t* failed_index) noexcept {

@@ -1,12 +1,16 @@
 #include "sandbox/spawn.hpp"
 
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
 namespace orchagent::sandbox {
 namespace {
@@ -97,6 +101,76 @@ Result<Spawned> spawn_vm_child(int (*fn)(void*), void* arg, void* stack, size_t 
     spawned.pid = pid;
     spawned.pidfd.reset(pidfd);
     return spawned;
+}
+
+namespace {
+constexpr size_t kHolderStackBytes = 64 << 10;
+}  // namespace
+
+Result<std::unique_ptr<NamespaceHolder>> NamespaceHolder::start(Work work, const void* arg,
+                                                                uint64_t ns_flags) {
+    std::unique_ptr<NamespaceHolder> holder(new NamespaceHolder());
+    holder->work_ = work;
+    holder->arg_ = arg;
+    void* stack = ::mmap(nullptr, kHolderStackBytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return fail_errno("mmap", "namespace holder stack");
+    holder->stack_ = stack;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe2", "namespace holder");
+    holder->go_read_.reset(fds[0]);
+    holder->go_write_.reset(fds[1]);
+    if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe2", "namespace holder");
+    holder->status_read_.reset(fds[0]);
+    holder->status_write_.reset(fds[1]);
+    auto spawned = spawn_vm_child(&NamespaceHolder::main, holder.get(), stack, kHolderStackBytes,
+                                  ns_flags, -1);
+    if (!spawned) return std::unexpected(spawned.error());
+    holder->spawned_ = std::move(*spawned);
+    return holder;
+}
+
+int NamespaceHolder::main(void* self) noexcept {
+    const auto& holder = *static_cast<const NamespaceHolder*>(self);
+    char byte = 0;
+    if (::read(holder.go_read_.get(), &byte, 1) != 1) ::_exit(1);
+    int32_t result[2] = {0, -1};
+    result[0] = holder.work_(holder.arg_, &result[1]);
+    [[maybe_unused]] ssize_t n = ::write(holder.status_write_.get(), result, sizeof result);
+    while (::read(holder.go_read_.get(), &byte, 1) > 0) {
+    }
+    ::_exit(0);
+}
+
+Result<std::pair<int, int32_t>> NamespaceHolder::run() {
+    if (::write(go_write_.get(), "g", 1) != 1) return fail_errno("write", "namespace holder");
+    int32_t result[2] = {0, -1};
+    ssize_t n;
+    do {
+        n = ::read(status_read_.get(), result, sizeof result);
+    } while (n < 0 && errno == EINTR);
+    if (n != sizeof result) {
+        return fail(ErrorCode::kInternalError, "namespace holder died before reporting");
+    }
+    return std::pair<int, int32_t>{result[0], result[1]};
+}
+
+Result<UniqueFd> NamespaceHolder::open_ns(std::string_view name) const {
+    std::string path = "/proc/" + std::to_string(spawned_.pid) + "/ns/" + std::string(name);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return fail_errno("open", path);
+    return fd;
+}
+
+NamespaceHolder::~NamespaceHolder() {
+    if (spawned_.pidfd) {
+        ::syscall(SYS_pidfd_send_signal, spawned_.pidfd.get(), SIGKILL, nullptr, 0);
+        siginfo_t info{};
+        while (::waitid(P_PIDFD, static_cast<id_t>(spawned_.pidfd.get()), &info, WEXITED) != 0 &&
+               errno == EINTR) {
+        }
+    }
+    if (stack_ != nullptr) ::munmap(stack_, kHolderStackBytes);
 }
 
 }  // namespace orchagent::sandbox

@@ -7,6 +7,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string_view>
+#include <utility>
 
 #include "core/error.hpp"
 #include "core/unique_fd.hpp"
@@ -26,5 +29,36 @@ struct Spawned {
 // in our own group and in_cgroup says so.
 Result<Spawned> spawn_vm_child(int (*fn)(void*), void* arg, void* stack, size_t stack_size,
                                uint64_t ns_flags, int cgroup_fd);
+
+// A short-lived process that makes namespaces for its parent to keep by fd (a slot's user
+// and network namespaces, a mount template). It starts in new `ns_flags` namespaces, waits
+// for run(), does its `work` there, reports (errno, index) and stays until this object goes
+// (SIGKILL, reap); the namespaces outlive it through the fds open_ns() returns.
+class NamespaceHolder {
+  public:
+    using Work = int (*)(const void* arg, int32_t* index) noexcept;
+
+    static Result<std::unique_ptr<NamespaceHolder>> start(Work work, const void* arg,
+                                                          uint64_t ns_flags);
+    ~NamespaceHolder();
+    NamespaceHolder(const NamespaceHolder&) = delete;
+    NamespaceHolder& operator=(const NamespaceHolder&) = delete;
+
+    pid_t pid() const { return spawned_.pid; }
+    // Lets the work run; its errno (0: done) and, when it failed, the failing item's index.
+    Result<std::pair<int, int32_t>> run();
+    // /proc/<pid>/ns/<name>, e.g. "user", "net", "mnt".
+    Result<UniqueFd> open_ns(std::string_view name) const;
+
+  private:
+    NamespaceHolder() = default;
+    static int main(void* self) noexcept;
+
+    Work work_ = nullptr;
+    const void* arg_ = nullptr;
+    void* stack_ = nullptr;
+    UniqueFd go_read_, go_write_, status_read_, status_write_;
+    Spawned spawned_;
+};
 
 }  // namespace orchagent::sandbox

@@ -13,10 +13,7 @@
 #include <fmt/format.h>
 #include <grp.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/unique_fd.hpp"
@@ -63,61 +60,24 @@ int child_join_slot_user(const ChildPlan& plan) noexcept {
 
 namespace {
 
-struct Holder {
-    int sync_fd;    // read: "go" once the maps are written; then blocks until killed
-    int status_fd;  // write: errno of bringing lo up (0 on success)
-};
-
-// Lives just long enough for the parent to open its namespaces.
-int slot_holder_main(void* arg) noexcept {
-    const auto& holder = *static_cast<const Holder*>(arg);
-    char byte = 0;
-    if (::read(holder.sync_fd, &byte, 1) != 1) ::_exit(1);
-    int32_t err = child_loopback_up();
-    [[maybe_unused]] ssize_t n = ::write(holder.status_fd, &err, sizeof err);
-    while (::read(holder.sync_fd, &byte, 1) > 0) {
-    }
-    ::_exit(0);
-}
-
-constexpr size_t kHolderStackBytes = 64 << 10;
+int bring_loopback_up(const void*, int32_t*) noexcept { return child_loopback_up(); }
 
 }  // namespace
 
 Result<SlotNamespaces> make_slot_namespaces(const Identity& identity) {
-    void* stack = ::mmap(nullptr, kHolderStackBytes, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return fail_errno("mmap", "slot holder stack");
-    ScopeGuard unmap([stack] { ::munmap(stack, kHolderStackBytes); });
-    int sync[2], status[2];
-    if (::pipe2(sync, O_CLOEXEC) != 0) return fail_errno("pipe2", "slot holder");
-    UniqueFd sync_read(sync[0]), sync_write(sync[1]);
-    if (::pipe2(status, O_CLOEXEC) != 0) return fail_errno("pipe2", "slot holder");
-    UniqueFd status_read(status[0]), status_write(status[1]);
-    Holder holder{sync_read.get(), status_write.get()};
-
-    auto spawned = spawn_vm_child(slot_holder_main, &holder, stack, kHolderStackBytes,
-                                  CLONE_NEWUSER | CLONE_NEWNET, -1);
-    if (!spawned) return std::unexpected(spawned.error());
-    ScopeGuard reap([&spawned] {
-        ::syscall(SYS_pidfd_send_signal, spawned->pidfd.get(), SIGKILL, nullptr, 0);
-        siginfo_t info{};
-        ::waitid(P_PIDFD, static_cast<id_t>(spawned->pidfd.get()), &info, WEXITED);
-    });
-    if (auto r = write_id_maps(spawned->pid, identity, true); !r) return std::unexpected(r.error());
-    if (::write(sync_write.get(), "g", 1) != 1) return fail_errno("write", "slot holder");
-    int32_t err = 0;
-    if (::read(status_read.get(), &err, sizeof err) != sizeof err) {
-        return fail(ErrorCode::kInternalError, "slot holder died before its namespaces were ready");
+    auto holder = NamespaceHolder::start(bring_loopback_up, nullptr, CLONE_NEWUSER | CLONE_NEWNET);
+    if (!holder) return std::unexpected(holder.error());
+    if (auto r = write_id_maps((*holder)->pid(), identity, true); !r) {
+        return std::unexpected(r.error());
     }
-    if (err != 0) return fail_errno("ioctl", "SIOCSIFFLAGS lo up", err);
-    SlotNamespaces slot;
-    for (auto [name, fd] : {std::pair{"user", &slot.user}, std::pair{"net", &slot.net}}) {
-        std::string path = fmt::format("/proc/{}/ns/{}", spawned->pid, name);
-        fd->reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!*fd) return fail_errno("open", path);
-    }
-    return slot;
+    auto ran = (*holder)->run();
+    if (!ran) return std::unexpected(ran.error());
+    if (ran->first != 0) return fail_errno("ioctl", "SIOCSIFFLAGS lo up", ran->first);
+    auto user = (*holder)->open_ns("user");
+    if (!user) return std::unexpected(user.error());
+    auto net = (*holder)->open_ns("net");
+    if (!net) return std::unexpected(net.error());
+    return SlotNamespaces{std::move(*user), std::move(*net)};
 }
 
 }  // namespace orchagent::sandbox
