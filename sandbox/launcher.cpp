@@ -416,8 +416,6 @@ Result<JailResult> Launcher::run(const JailSpec& spec) {
     } while (n < 0 && errno == EINTR);
     if (n == sizeof failure) return std::unexpected(setup_error(failure, plan, spec));
     if (n != 0) return fail_errno("read", "jail status pipe", n < 0 ? errno : EIO);
-    caps_guard.dismiss();
-    release_caps(plan);
 
     // 7. Watch until the tree is gone; the deadline and the stdout cap kill it.
     auto kill_tree = [&] {
