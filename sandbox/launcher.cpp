@@ -73,7 +73,9 @@ Result<void> at_least_3(UniqueFd& fd) {
 
 Result<UniqueFd> open_stdin(const StdinSource& source) {
     if (const auto* file = std::get_if<StdinFile>(&source)) {
-        UniqueFd fd(::open(file->path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+        // The runtime may put this file where an agent could once write: never follow a
+        // symlink planted in its place (Judge0's CVE-2024-28185 was root following one).
+        UniqueFd fd(::open(file->path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW));
         if (!fd) return fail_errno("open", file->path);
         return fd;
     }

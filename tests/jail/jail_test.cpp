@@ -259,6 +259,14 @@ TEST_F(JailTest, StdinFromBufferAndFile) {
     s.stdin_source = StdinFile{file.string()};
     r = run_ok(s);
     EXPECT_EQ(r.stdout_data, "from a file\n");
+    // A symlink in the file's place is refused, not followed to what it points at.
+    fs::path link = file.string() + ".link";
+    fs::create_symlink("/etc/shadow", link);
+    s.stdin_source = StdinFile{link.string()};
+    auto refused = launcher_->run(s);
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().sys_errno(), ELOOP) << refused.error().message();
+    fs::remove(link);
     fs::remove(file);
 }
 
