@@ -44,12 +44,27 @@ class Planner {
 
     // `fresh`: made anew for every run (tmpfs, proc, writable binds, /dev/shm); the rest is
     // static and goes into a template when there is one.
+    // Anything under a per-run mount is per-run too (it lands on that fresh mount).
     void push(Op op, bool fresh = false) {
-        if ((phase_ == MountPhase::kTemplate && fresh) || (phase_ == MountPhase::kRun && !fresh)) {
-            return;
+        fresh = fresh || under_fresh(op.path);
+        if (fresh && (op.kind == Kind::kMount || op.kind == Kind::kMoveTree) && op.path) {
+            fresh_roots_.emplace_back(op.path);
         }
+        if (!included(fresh)) return;
         op.spec_index = index_;
         plan_.mount_ops.push_back(op);
+    }
+    bool included(bool fresh) const {
+        return !((phase_ == MountPhase::kTemplate && fresh) ||
+                 (phase_ == MountPhase::kRun && !fresh));
+    }
+    bool under_fresh(const char* path) const {
+        if (path == nullptr) return false;
+        std::string_view p(path);
+        for (const auto& root : fresh_roots_) {
+            if (p.size() > root.size() && p.starts_with(root) && p[root.size()] == '/') return true;
+        }
+        return false;
     }
 
     // Creates every missing ancestor of `inside` (not `inside` itself).
@@ -77,7 +92,9 @@ class Planner {
     // mounted over the host's /tmp, so any host path can be a source, and it is resolved
     // exactly once; the clone gets its attributes while still detached, then is moved in.
     void bind(std::string source, const char* path, uint64_t attr, bool fresh) {
-        if ((phase_ == MountPhase::kTemplate && fresh) || (phase_ == MountPhase::kRun && !fresh)) {
+        fresh = fresh || under_fresh(path);
+        if (!included(fresh)) {
+            if (fresh) fresh_roots_.emplace_back(path);
             return;
         }
         uint32_t slot = static_cast<uint32_t>(opens_.size());
@@ -111,6 +128,7 @@ class Planner {
     std::set<std::string, std::less<>> created_;
     std::vector<MountOp> opens_;
     std::vector<const char*> dev_roots_;
+    std::vector<std::string> fresh_roots_;  // staged paths of per-run mounts so far
     int index_ = -1;
 };
 
@@ -366,32 +384,57 @@ Result<void> plan_mounts(const JailSpec& spec, PlanStrings& strings, ChildPlan& 
     return {};
 }
 
-bool can_use_template(const JailSpec& spec) {
-    std::vector<std::string_view> fresh;  // targets mounted anew for every run
-    auto under = [](std::string_view path, std::string_view dir) {
-        return path == dir || (path.starts_with(dir) && path[dir.size()] == '/');
-    };
+namespace {
+
+// Per-run mounts at the spec level, as the Planner decides them: tmpfs, proc, writable binds,
+// and anything whose target lies under an earlier per-run mount.
+std::vector<bool> fresh_mounts(const JailSpec& spec) {
+    std::vector<bool> fresh;
+    std::vector<std::string_view> roots;
     for (const auto& m : spec.mounts) {
-        // A chown on a read-only template cannot be done per run.
-        if (m.owned_by_run_user && (m.kind == MountKind::kDir || m.kind == MountKind::kFile)) {
-            return false;
-        }
         bool is_fresh = m.kind == MountKind::kTmpfs || m.kind == MountKind::kProc ||
                         (m.kind == MountKind::kBind && m.writable);
-        // Something static under an earlier per-run mount would be hidden by it.
-        for (auto dir : fresh) {
-            if (under(m.target, dir)) return false;
+        for (auto root : roots) {
+            std::string_view t = m.target;
+            if (t.size() > root.size() && t.starts_with(root) && t[root.size()] == '/') {
+                is_fresh = true;
+            }
         }
-        if (is_fresh) fresh.push_back(m.target);
+        if (is_fresh) roots.push_back(m.target);
+        fresh.push_back(is_fresh);
+    }
+    return fresh;
+}
+
+}  // namespace
+
+bool can_use_template(const JailSpec& spec) {
+    const auto fresh = fresh_mounts(spec);
+    for (size_t i = 0; i < spec.mounts.size(); ++i) {
+        const Mount& m = spec.mounts[i];
+        // A chown on the read-only template cannot be done per run.
+        if (!fresh[i] && m.owned_by_run_user &&
+            (m.kind == MountKind::kDir || m.kind == MountKind::kFile)) {
+            return false;
+        }
     }
     return true;
 }
 
 std::string template_key(const JailSpec& spec) {
+    // Per-run mounts enter the template only as folders: their sources and sizes vary.
+    const auto fresh = fresh_mounts(spec);
     std::string key;
-    for (const auto& m : spec.mounts) {
-        key += fmt::format("{}|{}|{}|{}|{}|{}|{}|{}\n", static_cast<int>(m.kind), m.target.size(),
-                           m.target, m.source.size(), m.source, m.writable, m.optional, m.mode);
+    for (size_t i = 0; i < spec.mounts.size(); ++i) {
+        const Mount& m = spec.mounts[i];
+        if (fresh[i]) {
+            key += fmt::format("fresh|{}|{}|{}\n", static_cast<int>(m.kind), m.target.size(),
+                               m.target);
+        } else {
+            key += fmt::format("{}|{}|{}|{}|{}|{}|{}\n", static_cast<int>(m.kind),
+                               m.target.size(), m.target, m.source.size(), m.source, m.optional,
+                               m.mode);
+        }
     }
     return key;
 }

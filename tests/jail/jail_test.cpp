@@ -317,6 +317,25 @@ TEST_F(JailTest, RunsShareNothingWritable) {
     }
 }
 
+// A read-only bind under a per-run mount (the uploads folder under /tmp) is per-run too:
+// two runs sharing one template each see their own source, and cannot write to it.
+TEST_F(JailTest, PerRunBindsUnderFreshMounts) {
+    for (int i = 0; i < 2; ++i) {
+        fs::path dir = fs::temp_directory_path() /
+                       ("jail-uploads-" + std::to_string(::getpid()) + "-" + std::to_string(i));
+        fs::create_directories(dir);
+        std::ofstream(dir / "f") << "upload " << i;
+        JailSpec s = spec({});
+        s.mounts.push_back({.kind = MountKind::kBind, .source = dir.string(),
+                            .target = "/tmp/uploads"});
+        s.argv = {"/bin/sh", "-c", "cat /tmp/uploads/f; echo x 2>/dev/null > /tmp/uploads/g && "
+                                   "echo ' writable'; true"};
+        JailResult r = run_ok(s);
+        EXPECT_EQ(r.stdout_data, "upload " + std::to_string(i)) << r.stderr_tail;
+        fs::remove_all(dir);
+    }
+}
+
 TEST_F(JailTest, PythonRuns) {
     JailSpec s = spec({});
     s.argv = {"python3", "-c", "import json,os; print(json.dumps({'uid': os.getuid()}))"};
