@@ -160,7 +160,8 @@ std::vector<Mount> jail_mounts(const ImageSpec& image, const WritableFolders& wr
                       .target = "/tmp",
                       .size_bytes = writable.tmp_bytes,
                       .mode = 01777});
-    mounts.push_back({.kind = MountKind::kTmpfs,
+    mounts.push_back({.kind = writable.work_source.empty() ? MountKind::kTmpfs : MountKind::kOverlay,
+                      .source = writable.work_source,
                       .target = writable.work_dir,
                       .size_bytes = writable.work_bytes,
                       .mode = 0755,

@@ -39,6 +39,9 @@ struct WritableFolders {
     uint64_t tmp_bytes = 64ull << 20;
     std::string work_dir = "/home/user";
     uint64_t work_bytes = 64ull << 20;
+    // When set, the work folder starts as a writable view of this host folder (an unpacked
+    // bundle): changes stay in the run (kOverlay), the folder itself is never written.
+    std::string work_source;
 };
 std::vector<Mount> jail_mounts(const ImageSpec& image, const WritableFolders& writable);
 

@@ -27,6 +27,11 @@ Result<void> validate_mount(const Mount& m, size_t i) {
     }
     if (m.mode > 07777) return invalid(field + ".mode", "must be at most 07777");
     switch (m.kind) {
+        case MountKind::kOverlay:
+            if (m.size_bytes == 0) {
+                return invalid(field + ".size_bytes", "an overlay needs a size cap");
+            }
+            [[fallthrough]];
         case MountKind::kBind:
             if (!is_clean_absolute_path(m.source)) {
                 return invalid(field + ".source",

@@ -33,6 +33,9 @@ enum class MountKind {
     kDir,    // empty directory at target (on the read-only root)
     kFile,   // a file at target whose content is `source`
     kSymlink,  // a symlink at target pointing to `source`
+    kOverlay,  // a writable view of the host folder `source` at target: changes go to a
+               // tmpfs of size_bytes and vanish with the run (the source is never written);
+               // its root owned by the run user if asked
 };
 
 struct Mount {
@@ -43,7 +46,7 @@ struct Mount {
     bool optional = false;           // kBind only: skip when the source does not exist
     uint64_t size_bytes = 0;         // kTmpfs only: its cap (required, > 0)
     uint32_t mode = 0755;            // kTmpfs, kDir, kFile
-    bool owned_by_run_user = false;  // kTmpfs, kDir, kFile: chown to run_uid/run_gid
+    bool owned_by_run_user = false;  // kTmpfs, kDir, kFile, kOverlay: chown to run_uid/run_gid
 };
 
 struct Limits {

@@ -121,6 +121,7 @@ class Planner {
   private:
     Result<void> add_bind(const Mount& m);
     Result<void> add_dev(const Mount& m);
+    Result<void> add_overlay(const Mount& m);
 
     PlanStrings& strings_;
     ChildPlan& plan_;
@@ -210,6 +211,34 @@ Result<void> Planner::add_dev(const Mount& m) {
     return {};
 }
 
+// tmpfs at target holding .lower, .upper and .work, then overlayfs over it. The host folder
+// is cloned with open_tree like any bind (resolved once, before anything hides host paths)
+// and moved onto .lower: overlayfs wants its lower layer mounted in our own namespace.
+Result<void> Planner::add_overlay(const Mount& m) {
+    struct stat st {};
+    if (::stat(m.source.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return fail_errno("stat", m.source, errno != 0 ? errno : ENOTDIR, ErrorCode::kInvalidInput);
+    }
+    const char* path = staged(m.target);
+    mkdir_once(m.target, 0755);
+    mount("tmpfs", path, "tmpfs", kNoSuidDev, fmt::format("size={},mode=0755", m.size_bytes), true);
+    const char* lower = staged(m.target + "/.lower");
+    const char* upper = staged(m.target + "/.upper");
+    const char* work = staged(m.target + "/.work");
+    push({.kind = Kind::kMkdir, .path = lower, .mode = 0755}, true);
+    bind(m.source, lower, kReadOnlyAttr, true);
+    push({.kind = Kind::kMkdir, .path = upper, .mode = 0755}, true);
+    // The merged root takes the upper folder's owner: the run user may create files there.
+    chown_if(m.owned_by_run_user, upper);
+    push({.kind = Kind::kMkdir, .path = work, .mode = 0700}, true);
+    // Without root the overlay lives in a user namespace: its metadata goes to user.* xattrs.
+    mount("overlay", path, "overlay", kNoSuidDev,
+          fmt::format("lowerdir={},upperdir={},workdir={}{}", lower, upper, work,
+                      plan_.privileged ? "" : ",userxattr"),
+          true);
+    return {};
+}
+
 Result<void> Planner::add(const Mount& m, int index) {
     index_ = index;
     ensure_parents(m.target);
@@ -251,6 +280,8 @@ Result<void> Planner::add(const Mount& m, int index) {
             chown_if(m.owned_by_run_user, path);
             return {};
         }
+        case MountKind::kOverlay:
+            return add_overlay(m);
         case MountKind::kSymlink:
             created_.emplace(m.target);
             push({.kind = Kind::kSymlink,

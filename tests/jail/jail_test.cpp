@@ -336,6 +336,38 @@ TEST_F(JailTest, PerRunBindsUnderFreshMounts) {
     }
 }
 
+// The work folder as a writable view of a bundle: the program may change and add files,
+// its changes are capped and vanish with the run, and the bundle folder is never written.
+TEST_F(JailTest, WorkFolderIsAWritableViewOfTheBundle) {
+    fs::path bundle = fs::path(ORCHAGENT_SOURCE_DIR).parent_path() /
+                      ("jail-bundle-" + std::to_string(::getpid()));
+    bundle = fs::temp_directory_path() / bundle.filename();
+    fs::create_directories(bundle / "sub");
+    std::ofstream(bundle / "main.txt") << "original\n";
+    fs::permissions(bundle, fs::perms::all);
+    fs::permissions(bundle / "sub", fs::perms::all);
+    fs::permissions(bundle / "main.txt", fs::perms::owner_all | fs::perms::group_all |
+                                             fs::perms::others_read | fs::perms::others_write);
+    JailSpec s = spec({});
+    s.mounts = jail_mounts(*image_, {.work_bytes = 4 << 20, .work_source = bundle.string()});
+    s.mounts.push_back({.kind = MountKind::kBind, .source = probe_dir(), .target = "/probe"});
+    s.argv = {"/bin/sh", "-c",
+              "cat main.txt; echo changed >> main.txt; echo new > sub/new.txt; cat main.txt; "
+              "ls; head -c 8000000 /dev/zero > big 2>/dev/null || echo capped"};
+    for (int i = 0; i < 2; ++i) {
+        JailResult r = run_ok(s);
+        EXPECT_EQ(r.exit_code, 0) << r.stderr_tail;
+        EXPECT_EQ(r.stdout_data, "original\noriginal\nchanged\nmain.txt\nsub\ncapped\n")
+            << r.stderr_tail;
+    }
+    std::ifstream original(bundle / "main.txt");
+    std::string content((std::istreambuf_iterator<char>(original)), {});
+    EXPECT_EQ(content, "original\n");
+    EXPECT_FALSE(fs::exists(bundle / "sub" / "new.txt"));
+    EXPECT_FALSE(fs::exists(bundle / "big"));
+    fs::remove_all(bundle);
+}
+
 TEST_F(JailTest, PythonRuns) {
     JailSpec s = spec({});
     s.argv = {"python3", "-c", "import json,os; print(json.dumps({'uid': os.getuid()}))"};

@@ -55,6 +55,17 @@ TEST(JailSpec, RefusesEachBadField) {
         [](JailSpec& s) { s.mounts.push_back({.kind = MountKind::kSymlink, .target = "/l"}); },
         "mounts[2].source");
     expect_invalid([](JailSpec& s) { s.mounts.resize(300, s.mounts[1]); }, "mounts");
+    expect_invalid(
+        [](JailSpec& s) {
+            s.mounts.push_back({.kind = MountKind::kOverlay, .source = "/srv/b", .target = "/w"});
+        },
+        "mounts[2].size_bytes");
+    expect_invalid(
+        [](JailSpec& s) {
+            s.mounts.push_back({.kind = MountKind::kOverlay, .source = "b", .target = "/w",
+                                .size_bytes = 1 << 20});
+        },
+        "mounts[2].source");
     expect_invalid([](JailSpec& s) { s.identity.run_uid = 0; }, "identity.run_uid");
     expect_invalid([](JailSpec& s) { s.identity.run_gid = 70000; }, "identity.run_gid");
     expect_invalid([](JailSpec& s) { s.identity.range = 0; }, "identity.range");
