@@ -160,12 +160,13 @@ std::vector<Mount> jail_mounts(const ImageSpec& image, const WritableFolders& wr
                       .target = "/tmp",
                       .size_bytes = writable.tmp_bytes,
                       .mode = 01777});
-    mounts.push_back({.kind = writable.work_source.empty() ? MountKind::kTmpfs : MountKind::kOverlay,
-                      .source = writable.work_source,
-                      .target = writable.work_dir,
-                      .size_bytes = writable.work_bytes,
-                      .mode = 0755,
-                      .owned_by_run_user = true});
+    mounts.push_back(
+        {.kind = writable.work_source.empty() ? MountKind::kTmpfs : MountKind::kOverlay,
+         .source = writable.work_source,
+         .target = writable.work_dir,
+         .size_bytes = writable.work_bytes,
+         .mode = 0755,
+         .owned_by_run_user = true});
     return mounts;
 }
 

@@ -462,9 +462,8 @@ std::string template_key(const JailSpec& spec) {
             key += fmt::format("fresh|{}|{}|{}\n", static_cast<int>(m.kind), m.target.size(),
                                m.target);
         } else {
-            key += fmt::format("{}|{}|{}|{}|{}|{}|{}\n", static_cast<int>(m.kind),
-                               m.target.size(), m.target, m.source.size(), m.source, m.optional,
-                               m.mode);
+            key += fmt::format("{}|{}|{}|{}|{}|{}|{}\n", static_cast<int>(m.kind), m.target.size(),
+                               m.target, m.source.size(), m.source, m.optional, m.mode);
         }
     }
     return key;

@@ -326,10 +326,11 @@ TEST_F(JailTest, PerRunBindsUnderFreshMounts) {
         fs::create_directories(dir);
         std::ofstream(dir / "f") << "upload " << i;
         JailSpec s = spec({});
-        s.mounts.push_back({.kind = MountKind::kBind, .source = dir.string(),
-                            .target = "/tmp/uploads"});
-        s.argv = {"/bin/sh", "-c", "cat /tmp/uploads/f; echo x 2>/dev/null > /tmp/uploads/g && "
-                                   "echo ' writable'; true"};
+        s.mounts.push_back(
+            {.kind = MountKind::kBind, .source = dir.string(), .target = "/tmp/uploads"});
+        s.argv = {"/bin/sh", "-c",
+                  "cat /tmp/uploads/f; echo x 2>/dev/null > /tmp/uploads/g && "
+                  "echo ' writable'; true"};
         JailResult r = run_ok(s);
         EXPECT_EQ(r.stdout_data, "upload " + std::to_string(i)) << r.stderr_tail;
         fs::remove_all(dir);

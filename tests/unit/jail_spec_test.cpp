@@ -62,7 +62,9 @@ TEST(JailSpec, RefusesEachBadField) {
         "mounts[2].size_bytes");
     expect_invalid(
         [](JailSpec& s) {
-            s.mounts.push_back({.kind = MountKind::kOverlay, .source = "b", .target = "/w",
+            s.mounts.push_back({.kind = MountKind::kOverlay,
+                                .source = "b",
+                                .target = "/w",
                                 .size_bytes = 1 << 20});
         },
         "mounts[2].source");

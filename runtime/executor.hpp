@@ -1,0 +1,88 @@
+// Running an agent: the operator's policy and the agent's manifest become a JailSpec (the
+// only place limits are decided), the input becomes stdin and /tmp/uploads, the JailResult
+// becomes the response's data, warnings or error. Used by `orchagent run` and the server.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "manifest/manifest.hpp"
+#include "runtime/agent_output.hpp"
+#include "sandbox/image.hpp"
+#include "sandbox/launcher.hpp"
+
+namespace orchagent::runtime {
+
+// What the operator decides for every run (docs/operator.md).
+struct OperatorPolicy {
+    std::string image_path = "images/host.yaml";
+    sandbox::Limits limits;           // memory, pids, CPU, file size, open files, stack
+    int max_timeout_seconds = 300;    // caps the agent's timeout_seconds
+    uint64_t tmp_bytes = 64ull << 20;     // /tmp
+    uint64_t work_bytes = 128ull << 20;   // changes to /home/user
+    sandbox::OutputCaps output;
+    uint32_t first_host_id = 1u << 30;    // slot n maps to first_host_id + n * 65536
+    uint32_t slots = 16;                  // concurrent runs
+    std::string scratch_dir = "/var/tmp/orchagent-runs";  // per-run upload folders
+};
+
+struct CallContext {
+    std::string request_id;
+    std::string endpoint = "default";
+    std::string tenant;                         // empty: none
+    std::optional<int64_t> deadline_epoch_ms;   // X-Orchagent-Deadline-Ms
+    int max_hops = 10;
+};
+
+struct CallInput {
+    std::optional<std::string> json_body;  // the JSON body as sent, or
+    struct File {
+        std::string host_path;      // read by the launcher, copied into the run
+        std::string original_name;  // as sent (sanitised for the run)
+        std::string content_type;
+    };
+    std::vector<File> files;                  // multipart files with
+    nlohmann::json metadata = nlohmann::json::object();  // the `metadata` part
+};
+
+struct CallResult {
+    Result<AgentOutput> output;  // the envelope's data and warnings, or its error
+    sandbox::JailResult jail;    // what happened, for usage records and --verbose
+    bool ran = false;            // false when the deadline had passed already
+};
+
+class Executor {
+  public:
+    static Result<std::unique_ptr<Executor>> create(sandbox::Launcher& launcher,
+                                                    OperatorPolicy policy);
+
+    // Runs a code agent whose bundle is unpacked (read-only) at bundle_dir. An Error means
+    // the platform failed; everything the agent did is in CallResult::output.
+    Result<CallResult> run(const manifest::AgentManifest& agent, const std::string& bundle_dir,
+                           const CallInput& input, const CallContext& context);
+
+    // The deadline a run gets: min(agent, operator cap, caller's deadline - now).
+    std::chrono::milliseconds budget(const manifest::AgentManifest& agent,
+                                     const CallContext& context) const;
+
+  private:
+    Executor(sandbox::Launcher& launcher, OperatorPolicy policy, sandbox::ImageSpec image);
+    uint32_t acquire_slot();
+    void release_slot(uint32_t slot);
+
+    sandbox::Launcher& launcher_;
+    OperatorPolicy policy_;
+    sandbox::ImageSpec image_;
+    std::mutex mutex_;
+    std::condition_variable slot_free_;
+    std::vector<uint32_t> free_slots_;
+};
+
+}  // namespace orchagent::runtime
