@@ -4,15 +4,14 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "manifest/manifest.hpp"
 #include "runtime/bundle.hpp"
@@ -26,9 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-std::string dump(const Json& j) {
-    return j.dump(2, ' ', false, Json::error_handler_t::replace);
-}
+std::string dump(const Json& j) { return j.dump(2, ' ', false, Json::error_handler_t::replace); }
 
 // Installed files sit beside the binary's tree: <prefix>/bin/orchagent with
 // <prefix>/share/orchagent/{images,libexec}; in a build tree, cli/orchagent with
@@ -37,7 +34,8 @@ std::string find_image() {
     if (const char* env = std::getenv("ORCHAGENT_IMAGE")) return env;
     fs::path exe = fs::read_symlink("/proc/self/exe").parent_path();
     for (fs::path dir = exe; !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
-        for (auto candidate : {dir / "images/host.yaml", dir / "share/orchagent/images/host.yaml"}) {
+        for (auto candidate :
+             {dir / "images/host.yaml", dir / "share/orchagent/images/host.yaml"}) {
             if (fs::exists(candidate)) return candidate.string();
         }
     }
@@ -92,8 +90,8 @@ Result<std::string> read_input(const std::string& arg) {
 
 std::string guess_content_type(const fs::path& path) {
     static const std::pair<const char*, const char*> kTypes[] = {
-        {".pdf", "application/pdf"}, {".png", "image/png"},   {".jpg", "image/jpeg"},
-        {".jpeg", "image/jpeg"},     {".gif", "image/gif"},   {".txt", "text/plain"},
+        {".pdf", "application/pdf"}, {".png", "image/png"},         {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},     {".gif", "image/gif"},         {".txt", "text/plain"},
         {".csv", "text/csv"},        {".json", "application/json"}, {".md", "text/markdown"},
         {".html", "text/html"},      {".zip", "application/zip"}};
     std::string ext = path.extension().string();
@@ -146,8 +144,10 @@ int run_agent(const RunOptions& o) {
 
     auto agent = manifest::load_manifest(*bundle_dir);
     if (!agent) return fail_with(agent.error());
-    for (const auto& w : agent->warnings) std::cerr << "orchagent: manifest: " << w.field << ": " << w.message << "\n";
-    if (o.timeout_seconds > 0) agent->timeout_seconds = static_cast<int>(std::ceil(o.timeout_seconds));
+    for (const auto& w : agent->warnings)
+        std::cerr << "orchagent: manifest: " << w.field << ": " << w.message << "\n";
+    if (o.timeout_seconds > 0)
+        agent->timeout_seconds = static_cast<int>(std::ceil(o.timeout_seconds));
 
     runtime::CallInput input;
     if (!o.files.empty()) {
@@ -167,7 +167,8 @@ int run_agent(const RunOptions& o) {
         if (!body) return fail_with(body.error());
         Json parsed = Json::parse(*body, nullptr, false);
         if (parsed.is_discarded() || !parsed.is_object()) {
-            return fail_with(Error(ErrorCode::kInvalidInput, "--input: the body must be a JSON object"));
+            return fail_with(
+                Error(ErrorCode::kInvalidInput, "--input: the body must be a JSON object"));
         }
         input.json_body = *body;
     }
@@ -184,16 +185,17 @@ int run_agent(const RunOptions& o) {
     if (!ran) return fail_with(ran.error());
     if (!ran->output) return fail_with(ran->output.error());
 
-    auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
-    Json envelope = {
-        {"data", ran->output->data},
-        {"warnings", ran->output->warnings},
-        {"metadata",
-         {{"request_id", request_id},
-          {"processing_time_ms", ms(std::chrono::steady_clock::now() - started)},
-          {"version", agent->version.value_or("local")},
-          {"execution_time_ms", ms(ran->jail.wall)},
-          {"compute", ran->output->compute}}}};
+    auto ms = [](auto d) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    };
+    Json envelope = {{"data", ran->output->data},
+                     {"warnings", ran->output->warnings},
+                     {"metadata",
+                      {{"request_id", request_id},
+                       {"processing_time_ms", ms(std::chrono::steady_clock::now() - started)},
+                       {"version", agent->version.value_or("local")},
+                       {"execution_time_ms", ms(ran->jail.wall)},
+                       {"compute", ran->output->compute}}}};
     for (const auto& w : agent->warnings) envelope["warnings"].push_back(w.to_json());
     std::cout << dump(envelope) << "\n";
     return 0;
@@ -208,9 +210,10 @@ int validate_agent(const std::string& dir) {
     }
     if (report.ok()) {
         const auto& m = *report.manifest;
-        std::cout << fmt::format("ok: {} ({}, {}{})\n", m.name, manifest::to_string(m.type),
-                                 m.execution_engine ? manifest::to_string(*m.execution_engine) : "not executed",
-                                 m.runtime_command ? ", runs `" + *m.runtime_command + "`" : "");
+        std::cout << fmt::format(
+            "ok: {} ({}, {}{})\n", m.name, manifest::to_string(m.type),
+            m.execution_engine ? manifest::to_string(*m.execution_engine) : "not executed",
+            m.runtime_command ? ", runs `" + *m.runtime_command + "`" : "");
     }
     return report.ok() ? 0 : 1;
 }
@@ -236,8 +239,9 @@ int bundle_agent(const std::string& dir, const std::string& out) {
 void add_agent_commands(CLI::App& app, int& exit_code) {
     auto run = std::make_shared<RunOptions>();
     auto* run_cmd = app.add_subcommand(
-        "run", "Run an agent folder or bundle locally, in the same jail the server uses, and "
-               "print the response envelope (exit 0 on success, 1 on an error envelope)");
+        "run",
+        "Run an agent folder or bundle locally, in the same jail the server uses, and "
+        "print the response envelope (exit 0 on success, 1 on an error envelope)");
     run_cmd->add_option("agent", run->target, "agent folder or bundle (.zip, .tar, .tar.gz)")
         ->required();
     run_cmd->add_option("--input", run->input, "JSON body, or @FILE");

@@ -67,7 +67,8 @@ std::unexpected<Error> agent_failed(std::string message) {
 std::optional<Error> reported_error(const nlohmann::json& out) {
     if (!out.is_object() || !out.contains("error")) return std::nullopt;
     const auto& e = out["error"];
-    if (e.is_string()) return Error(ErrorCode::kSandboxError, cut(e.get<std::string>(), kErrorMessageChars));
+    if (e.is_string())
+        return Error(ErrorCode::kSandboxError, cut(e.get<std::string>(), kErrorMessageChars));
     if (!e.is_object()) return std::nullopt;
     std::string message = e.contains("message") && e["message"].is_string()
                               ? e["message"].get<std::string>()
@@ -124,9 +125,9 @@ Result<AgentOutput> interpret_run(const sandbox::JailResult& run) {
                                         run.peak_memory_bytes >> 20));
     }
     if (run.stdout_overflow) {
-        return agent_failed(fmt::format(
-            "the agent's output passed its limit of {} bytes and the agent was stopped",
-            run.stdout_data.size()));
+        return agent_failed(
+            fmt::format("the agent's output passed its limit of {} bytes and the agent was stopped",
+                        run.stdout_data.size()));
     }
     const std::string out = trim(run.stdout_data);
     nlohmann::json parsed = nlohmann::json::object();
@@ -139,16 +140,17 @@ Result<AgentOutput> interpret_run(const sandbox::JailResult& run) {
         if (valid_json) {
             if (auto reported = reported_error(parsed)) return std::unexpected(*reported);
         }
-        std::string why = run.term_signal != 0
-                              ? fmt::format("the agent was killed by signal {} ({})", run.term_signal,
-                                            sigabbrev_np(run.term_signal) ? sigabbrev_np(run.term_signal) : "?")
-                              : fmt::format("the agent exited with code {}", run.exit_code);
+        std::string why =
+            run.term_signal != 0
+                ? fmt::format("the agent was killed by signal {} ({})", run.term_signal,
+                              sigabbrev_np(run.term_signal) ? sigabbrev_np(run.term_signal) : "?")
+                : fmt::format("the agent exited with code {}", run.exit_code);
         std::string tail = stderr_tail(run.stderr_tail, kErrorMessageChars - why.size() - 2);
         return agent_failed(tail.empty() ? why : fmt::format("{}: {}", why, tail));
     }
     if (!valid_json) {
-        return agent_failed(fmt::format("the agent's output is not valid JSON: {}",
-                                        cut(out, kSnippetChars)));
+        return agent_failed(
+            fmt::format("the agent's output is not valid JSON: {}", cut(out, kSnippetChars)));
     }
     AgentOutput output;
     output.data = std::move(parsed);

@@ -127,8 +127,9 @@ Result<CallResult> Executor::run(const manifest::AgentManifest& agent,
         auto problems = manifest::validate_against_schema(agent.input_schema, body);
         if (!problems) return std::unexpected(problems.error());
         if (!problems->empty()) {
-            result.output = fail(ErrorCode::kInvalidInput,
-                                 manifest::join_errors(*problems, "input does not match input_schema: "));
+            result.output =
+                fail(ErrorCode::kInvalidInput,
+                     manifest::join_errors(*problems, "input does not match input_schema: "));
             return result;
         }
     }

@@ -6,11 +6,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "manifest/manifest.hpp"
@@ -23,21 +22,21 @@ namespace orchagent::runtime {
 // What the operator decides for every run (docs/operator.md).
 struct OperatorPolicy {
     std::string image_path = "images/host.yaml";
-    sandbox::Limits limits;           // memory, pids, CPU, file size, open files, stack
-    int max_timeout_seconds = 300;    // caps the agent's timeout_seconds
-    uint64_t tmp_bytes = 64ull << 20;     // /tmp
-    uint64_t work_bytes = 128ull << 20;   // changes to /home/user
+    sandbox::Limits limits;              // memory, pids, CPU, file size, open files, stack
+    int max_timeout_seconds = 300;       // caps the agent's timeout_seconds
+    uint64_t tmp_bytes = 64ull << 20;    // /tmp
+    uint64_t work_bytes = 128ull << 20;  // changes to /home/user
     sandbox::OutputCaps output;
-    uint32_t first_host_id = 1u << 30;    // slot n maps to first_host_id + n * 65536
-    uint32_t slots = 16;                  // concurrent runs
+    uint32_t first_host_id = 1u << 30;  // slot n maps to first_host_id + n * 65536
+    uint32_t slots = 16;                // concurrent runs
     std::string scratch_dir = "/var/tmp/orchagent-runs";  // per-run upload folders
 };
 
 struct CallContext {
     std::string request_id;
     std::string endpoint = "default";
-    std::string tenant;                         // empty: none
-    std::optional<int64_t> deadline_epoch_ms;   // X-Orchagent-Deadline-Ms
+    std::string tenant;                        // empty: none
+    std::optional<int64_t> deadline_epoch_ms;  // X-Orchagent-Deadline-Ms
     int max_hops = 10;
 };
 
@@ -48,7 +47,7 @@ struct CallInput {
         std::string original_name;  // as sent (sanitised for the run)
         std::string content_type;
     };
-    std::vector<File> files;                  // multipart files with
+    std::vector<File> files;                             // multipart files with
     nlohmann::json metadata = nlohmann::json::object();  // the `metadata` part
 };
 

@@ -1,9 +1,8 @@
 // The example agents of tests/agents/, each run through the real `orchagent run` in the jail,
 // with the response envelope and the exit code asserted (CONTRACT.md sections 1 and 4).
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <array>
 #include <filesystem>
@@ -32,7 +31,8 @@ class AgentsTest : public ::testing::Test {
   protected:
     void SetUp() override {
         if (::geteuid() != 0) GTEST_SKIP() << "needs root (the jail maps host id ranges)";
-        cache_ = fs::temp_directory_path() / ("orchagent-agents-cache-" + std::to_string(::getpid()));
+        cache_ =
+            fs::temp_directory_path() / ("orchagent-agents-cache-" + std::to_string(::getpid()));
     }
     void TearDown() override {
         std::error_code ec;
@@ -40,10 +40,10 @@ class AgentsTest : public ::testing::Test {
         fs::remove_all(cache_, ec);
     }
     Ran run(const std::string& agent, const std::string& args) {
-        std::string cmd = "ORCHAGENT_CACHE=" + shell_quote(cache_.string()) + " " +
-                          ORCHAGENT_CLI_PATH + " run " +
-                          shell_quote(std::string(ORCHAGENT_SOURCE_DIR) + "/tests/agents/" + agent) +
-                          " " + args + " 2>/dev/null";
+        std::string cmd =
+            "ORCHAGENT_CACHE=" + shell_quote(cache_.string()) + " " + ORCHAGENT_CLI_PATH + " run " +
+            shell_quote(std::string(ORCHAGENT_SOURCE_DIR) + "/tests/agents/" + agent) + " " + args +
+            " 2>/dev/null";
         Ran ran;
         FILE* pipe = ::popen(cmd.c_str(), "r");
         std::array<char, 4096> buf;
@@ -92,7 +92,8 @@ TEST_F(AgentsTest, PythonAgentReadsUploadedFilesFromTheStdinManifest) {
     EXPECT_EQ(files[0]["original_name"], "a.txt");
     EXPECT_EQ(files[0]["size"], 5);
     EXPECT_EQ(files[0]["declared_size"], 5);
-    EXPECT_EQ(files[0]["sha256"], "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    EXPECT_EQ(files[0]["sha256"],
+              "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
     EXPECT_EQ(files[1]["original_name"], "we ird ü.bin");
     EXPECT_TRUE(files[1]["path"].get<std::string>().starts_with("/tmp/uploads/1_"));
     EXPECT_EQ(files[1]["size"], 70000);
@@ -150,6 +151,73 @@ TEST_F(AgentsTest, BadInputIsAnErrorEnvelope) {
     Ran r = run("shell-echo", "--input '[1, 2]'");
     EXPECT_EQ(r.exit_code, 1) << r.raw;
     EXPECT_EQ(r.envelope["error"]["code"], "INVALID_INPUT");
+}
+
+// `orchagent validate` and `orchagent bundle`: exit codes and field paths.
+int cli(const std::string& args, std::string* out = nullptr) {
+    std::string cmd = std::string(ORCHAGENT_CLI_PATH) + " " + args + " 2>&1";
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    std::array<char, 4096> buf;
+    size_t n;
+    std::string text;
+    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) text.append(buf.data(), n);
+    int status = ::pclose(pipe);
+    if (out) *out = text;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(CliCommands, ValidateAcceptsEveryExampleAgent) {
+    for (const auto& agent :
+         fs::directory_iterator(fs::path(ORCHAGENT_SOURCE_DIR) / "tests/agents")) {
+        std::string out;
+        EXPECT_EQ(cli("validate " + shell_quote(agent.path().string()), &out), 0) << out;
+        EXPECT_TRUE(out.starts_with("ok: ")) << out;
+    }
+}
+
+TEST(CliCommands, ValidateNamesTheFailingFields) {
+    fs::path dir = fs::temp_directory_path() / ("orchagent-bad-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::ofstream(dir / "orchagent.json")
+        << R"({"name": "Bad--Name", "type": "tool", "runtime": {"command": 7}, "x_extra": 1})";
+    std::ofstream(dir / "main.py") << "print('{}')\n";
+    std::string out;
+    EXPECT_EQ(cli("validate " + shell_quote(dir.string()), &out), 1) << out;
+    EXPECT_NE(out.find("error: name: "), std::string::npos) << out;
+    EXPECT_NE(out.find("error: runtime.command: must be a string"), std::string::npos) << out;
+    EXPECT_NE(out.find("x_extra"), std::string::npos) << out;  // an unknown field: a warning
+    fs::remove_all(dir);
+}
+
+TEST(CliCommands, BundleLeavesOutWhatTheHostedCliLeavesOut) {
+    fs::path dir = fs::temp_directory_path() / ("orchagent-bundle-" + std::to_string(::getpid()));
+    fs::create_directories(dir / "node_modules/x");
+    fs::create_directories(dir / "tests");
+    std::ofstream(dir / "orchagent.json") << R"({"name": "zipme", "type": "tool"})";
+    std::ofstream(dir / "main.py") << "print('{}')\n";
+    std::ofstream(dir / "requirements.txt") << "requests\n";
+    std::ofstream(dir / ".env") << "SECRET=1\n";
+    std::ofstream(dir / "node_modules/x/index.js") << "//\n";
+    std::ofstream(dir / "tests/test_main.py") << "#\n";
+    std::ofstream(dir / "old.zip") << "PK";
+    fs::path zip = dir.string() + ".zip";
+    std::string out;
+    ASSERT_EQ(cli("bundle " + shell_quote(dir.string()) + " -o " + shell_quote(zip.string()), &out),
+              0)
+        << out;
+    std::string listing;
+    FILE* pipe = ::popen(("python3 -c 'import sys,zipfile; print(\" "
+                          "\".join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))' " +
+                          shell_quote(zip.string()))
+                             .c_str(),
+                         "r");
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) listing.append(buf.data(), n);
+    ::pclose(pipe);
+    EXPECT_EQ(listing, "main.py orchagent.json requirements.txt\n");
+    fs::remove_all(dir);
+    fs::remove(zip);
 }
 
 }  // namespace

@@ -56,15 +56,17 @@ TEST(AgentOutput, InvalidUtf8NeverBreaksTheMessage) {
 TEST(AgentOutput, WarningsComeFromStderrLines) {
     std::string err =
         "debug line\n"
-        "@@ORCHAGENT_WARNING:{\"code\":\"LOW_CONFIDENCE\",\"field\":\"total\",\"message\":\"unsure\"}\n"
+        "@@ORCHAGENT_WARNING:{\"code\":\"LOW_CONFIDENCE\",\"field\":\"total\",\"message\":"
+        "\"unsure\"}\n"
         "@@ORCHAGENT_WARNING:not json\n"
         "@@ORCHAGENT_WARNING:{\"message\":\"plain\"}\n"
         "@@ORCHAGENT_WARNING:{\"code\":\"X\"}\n";
     auto out = interpret_run(run_with(0, "{}", err));
     ASSERT_TRUE(out.has_value());
     ASSERT_EQ(out->warnings.size(), 2u);
-    EXPECT_EQ(out->warnings[0],
-              nlohmann::json({{"code", "LOW_CONFIDENCE"}, {"field", "total"}, {"message", "unsure"}}));
+    EXPECT_EQ(
+        out->warnings[0],
+        nlohmann::json({{"code", "LOW_CONFIDENCE"}, {"field", "total"}, {"message", "unsure"}}));
     EXPECT_EQ(out->warnings[1], nlohmann::json({{"code", "AGENT_WARNING"}, {"message", "plain"}}));
     std::string many;
     for (int i = 0; i < 300; ++i) many += "@@ORCHAGENT_WARNING:{\"message\":\"m\"}\n";
@@ -72,8 +74,8 @@ TEST(AgentOutput, WarningsComeFromStderrLines) {
 }
 
 TEST(AgentOutput, ReportedErrorCodesMapToTheContract) {
-    auto out = interpret_run(run_with(
-        1, "{\"error\": {\"code\": \"UNPROCESSABLE\", \"message\": \"not an invoice\"}}"));
+    auto out = interpret_run(
+        run_with(1, "{\"error\": {\"code\": \"UNPROCESSABLE\", \"message\": \"not an invoice\"}}"));
     ASSERT_FALSE(out.has_value());
     EXPECT_EQ(out.error().code(), ErrorCode::kUnprocessable);
     EXPECT_EQ(out.error().message(), "not an invoice");
@@ -85,7 +87,8 @@ TEST(AgentOutput, ReportedErrorCodesMapToTheContract) {
     out = interpret_run(run_with(1, "{\"error\": \"broke\"}"));
     EXPECT_EQ(out.error().code(), ErrorCode::kSandboxError);
     EXPECT_EQ(out.error().message(), "broke");
-    out = interpret_run(run_with(1, "{\"error\": {\"message\": \"" + std::string(2000, 'y') + "\"}}"));
+    out = interpret_run(
+        run_with(1, "{\"error\": {\"message\": \"" + std::string(2000, 'y') + "\"}}"));
     EXPECT_LE(out.error().message().size(), kErrorMessageChars);
 }
 
@@ -115,7 +118,8 @@ TEST(AgentOutput, LimitsBecomeErrors) {
     EXPECT_NE(interpret_run(r).error().message().find("memory limit"), std::string::npos);
     r.oom_killed = false;
     r.stdout_overflow = true;
-    EXPECT_NE(interpret_run(r).error().message().find("output passed its limit"), std::string::npos);
+    EXPECT_NE(interpret_run(r).error().message().find("output passed its limit"),
+              std::string::npos);
 }
 
 }  // namespace
