@@ -9,6 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
+#include <utility>
 
 namespace {
 
@@ -20,6 +22,17 @@ struct Ran {
     Json envelope;
     std::string raw;
 };
+
+// Runs a shell command; its stdout and exit code.
+std::pair<std::string, int> capture(const std::string& cmd) {
+    std::string text;
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) text.append(buf.data(), n);
+    int status = ::pclose(pipe);
+    return {text, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
 
 std::string shell_quote(const std::string& s) {
     std::string out = "'";
@@ -45,12 +58,7 @@ class AgentsTest : public ::testing::Test {
             shell_quote(std::string(ORCHAGENT_SOURCE_DIR) + "/tests/agents/" + agent) + " " + args +
             " 2>/dev/null";
         Ran ran;
-        FILE* pipe = ::popen(cmd.c_str(), "r");
-        std::array<char, 4096> buf;
-        size_t n;
-        while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) ran.raw.append(buf.data(), n);
-        int status = ::pclose(pipe);
-        ran.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        std::tie(ran.raw, ran.exit_code) = capture(cmd);
         ran.envelope = Json::parse(ran.raw, nullptr, false);
         return ran;
     }
@@ -155,15 +163,9 @@ TEST_F(AgentsTest, BadInputIsAnErrorEnvelope) {
 
 // `orchagent validate` and `orchagent bundle`: exit codes and field paths.
 int cli(const std::string& args, std::string* out = nullptr) {
-    std::string cmd = std::string(ORCHAGENT_CLI_PATH) + " " + args + " 2>&1";
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf;
-    size_t n;
-    std::string text;
-    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) text.append(buf.data(), n);
-    int status = ::pclose(pipe);
+    auto [text, code] = capture(std::string(ORCHAGENT_CLI_PATH) + " " + args + " 2>&1");
     if (out) *out = text;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return code;
 }
 
 TEST(CliCommands, ValidateAcceptsEveryExampleAgent) {
@@ -205,16 +207,11 @@ TEST(CliCommands, BundleLeavesOutWhatTheHostedCliLeavesOut) {
     ASSERT_EQ(cli("bundle " + shell_quote(dir.string()) + " -o " + shell_quote(zip.string()), &out),
               0)
         << out;
-    std::string listing;
-    FILE* pipe = ::popen(("python3 -c 'import sys,zipfile; print(\" "
-                          "\".join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))' " +
-                          shell_quote(zip.string()))
-                             .c_str(),
-                         "r");
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) listing.append(buf.data(), n);
-    ::pclose(pipe);
+    auto [listing, listed] = capture(
+        "python3 -c 'import sys,zipfile; "
+        "print(chr(32).join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))' " +
+        shell_quote(zip.string()));
+    ASSERT_EQ(listed, 0);
     EXPECT_EQ(listing, "main.py orchagent.json requirements.txt\n");
     fs::remove_all(dir);
     fs::remove(zip);
