@@ -300,6 +300,19 @@ uint64_t BundleCache::unpack_count() const {
     return unpack_count_;
 }
 
+// An unpack lasts at most its jail's timeout (30 s); a .tmp-* folder older than an hour was
+// left by a process that died mid-unpack. Best effort: what cannot go stays for next time.
+void BundleCache::remove_abandoned_unpacks() {
+    std::error_code ec;
+    const auto cutoff = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
+    for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
+        if (!entry.path().filename().string().starts_with(".tmp-")) continue;
+        std::error_code time_ec;
+        auto written = std::filesystem::last_write_time(entry.path(), time_ec);
+        if (!time_ec && written < cutoff) (void)remove_tree(entry.path().string());
+    }
+}
+
 Result<std::string> BundleCache::get_or_unpack(const std::string& archive_path) {
     auto hash = sha256_file(archive_path);
     if (!hash) return std::unexpected(hash.error());
@@ -307,6 +320,10 @@ Result<std::string> BundleCache::get_or_unpack(const std::string& archive_path) 
     // Only root enters the cache: what is inside is world-writable (see seal_tree).
     if (::mkdir(root_.c_str(), 0700) != 0 && errno != EEXIST) return fail_errno("mkdir", root_);
     if (::chmod(root_.c_str(), 0700) != 0) return fail_errno("chmod", root_);
+    if (!swept_) {
+        remove_abandoned_unpacks();
+        swept_ = true;
+    }
     std::string final_dir = root_ + "/" + *hash;
     struct stat st {};
     if (::lstat(final_dir.c_str(), &st) == 0) {

@@ -81,8 +81,11 @@ class BundleCache {
     const std::string root_;
     const UnpackLimits limits_;
     const uint32_t host_base_;
+    void remove_abandoned_unpacks();
+
     mutable std::mutex mutex_;
     uint64_t unpack_count_ = 0;
+    bool swept_ = false;  // .tmp-* leftovers of crashed unpacks removed once per cache object
 };
 
 }  // namespace orchagent::runtime

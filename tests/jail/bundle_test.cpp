@@ -239,9 +239,17 @@ TEST_F(BundleTest, CacheUnpacksIdenticalBytesOnce) {
     fs::path first = write("first.zip", bytes);
     fs::path second = write("second.zip", bytes);  // same bytes, another file
     fs::path other = write("other.zip", make_archive(true, {{.name = "x", .data = "2"}}));
+    // Left by a process that died mid-unpack two hours ago, and one by a live unpack.
+    fs::create_directories(base_ / "cache/.tmp-crashed/sub");
+    fs::last_write_time(base_ / "cache/.tmp-crashed",
+                        fs::file_time_type::clock::now() - std::chrono::hours(2));
+    fs::create_directories(base_ / "cache/.tmp-running");
     BundleCache cache(*launcher_, *jail_, (base_ / "cache").string(), {}, kHostBase);
 
     auto a = cache.get_or_unpack(first.string());
+    EXPECT_FALSE(fs::exists(base_ / "cache/.tmp-crashed"));
+    EXPECT_TRUE(fs::exists(base_ / "cache/.tmp-running"));
+    fs::remove(base_ / "cache/.tmp-running");
     ASSERT_TRUE(a.has_value()) << a.error().message();
     auto hash = sha256_file(first.string());
     ASSERT_TRUE(hash.has_value());
