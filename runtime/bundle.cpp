@@ -1,7 +1,6 @@
 // Unpacking bundles in the jail, sealing and removing trees fd-relative, and the cache.
 #include "runtime/bundle.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/unique_fd.hpp"
+#include "runtime/dir_list.hpp"
 
 namespace orchagent::runtime {
 namespace {
@@ -34,30 +34,6 @@ Result<std::string> clean_absolute(const std::string& path) {
     std::string s = abs.lexically_normal().string();
     while (s.size() > 1 && s.back() == '/') s.pop_back();
     return s;
-}
-
-struct DirCloser {
-    void operator()(DIR* d) const { ::closedir(d); }
-};
-
-// Names in the folder `dir_fd` (not "." or "..").
-Result<std::vector<std::string>> list_dir(int dir_fd, const std::string& path) {
-    int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return fail_errno("open", path);
-    std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd));
-    if (!dir) {
-        int err = errno;
-        ::close(fd);
-        return fail_errno("fdopendir", path, err);
-    }
-    std::vector<std::string> names;
-    errno = 0;
-    while (dirent* ent = ::readdir(dir.get())) {
-        std::string name = ent->d_name;
-        if (name != "." && name != "..") names.push_back(std::move(name));
-    }
-    if (errno != 0) return fail_errno("readdir", path);
-    return names;
 }
 
 Result<void> seal_dir(int dir_fd, const std::string& path, int depth) {

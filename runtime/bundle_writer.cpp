@@ -3,7 +3,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "core/unique_fd.hpp"
+#include "runtime/dir_list.hpp"
 #include "runtime/unpack.hpp"
 
 namespace orchagent::runtime {
@@ -26,9 +26,6 @@ struct WriterFree {
 };
 struct EntryFree {
     void operator()(archive_entry* e) const { archive_entry_free(e); }
-};
-struct DirCloser {
-    void operator()(DIR* d) const { ::closedir(d); }
 };
 
 class ZipBuilder {
@@ -74,24 +71,10 @@ class ZipBuilder {
         report_.warnings.push_back(fmt::format("skipped '{}': {}", printable_name(path), why));
     }
 
+    // Sorted, so that the same folder always gives the same zip.
     static Result<std::vector<std::string>> list_sorted(int dir_fd, const std::string& rel) {
-        std::string shown = rel.empty() ? "." : rel;
-        int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) return fail_errno("open", shown);
-        std::unique_ptr<DIR, DirCloser> dir(::fdopendir(fd));
-        if (!dir) {
-            int err = errno;
-            ::close(fd);
-            return fail_errno("fdopendir", shown, err);
-        }
-        std::vector<std::string> names;
-        errno = 0;
-        while (dirent* ent = ::readdir(dir.get())) {
-            std::string name = ent->d_name;
-            if (name != "." && name != "..") names.push_back(std::move(name));
-        }
-        if (errno != 0) return fail_errno("readdir", shown);
-        std::sort(names.begin(), names.end());
+        auto names = list_dir(dir_fd, rel.empty() ? "." : rel);
+        if (names) std::sort(names->begin(), names->end());
         return names;
     }
 

@@ -16,6 +16,7 @@
 
 #include "runtime/bundle_writer.hpp"
 #include "sandbox/launcher.hpp"
+#include "tests/support/archives.hpp"
 
 namespace orchagent::runtime {
 namespace {
@@ -25,51 +26,7 @@ namespace fs = std::filesystem;
 // A slot of its own, away from the other jail tests' host ids.
 constexpr uint32_t kHostBase = (1u << 30) + (16u << 16);
 
-struct Entry {
-    std::string name;
-    mode_t type = AE_IFREG;
-    std::string data;
-    std::string target;  // symlink target, or hardlink target when `hardlink`
-    bool hardlink = false;
-};
-
-la_ssize_t append_cb(archive*, void* data, const void* buf, size_t len) {
-    static_cast<std::string*>(data)->append(static_cast<const char*>(buf), len);
-    return static_cast<la_ssize_t>(len);
-}
-
-std::string make_archive(bool zip, const std::vector<Entry>& entries) {
-    std::string out;
-    archive* a = archive_write_new();
-    if (zip) {
-        archive_write_set_format_zip(a);
-    } else {
-        archive_write_set_format_pax_restricted(a);
-    }
-    archive_write_open2(a, &out, nullptr, append_cb, nullptr, nullptr);
-    for (const auto& e : entries) {
-        archive_entry* ae = archive_entry_new();
-        archive_entry_set_pathname(ae, e.name.c_str());
-        archive_entry_set_filetype(ae, e.type);
-        archive_entry_set_perm(ae, 0644);
-        if (e.hardlink) archive_entry_set_hardlink(ae, e.target.c_str());
-        if (e.type == AE_IFLNK) archive_entry_set_symlink(ae, e.target.c_str());
-        archive_entry_set_size(ae, static_cast<la_int64_t>(e.data.size()));
-        archive_write_header(a, ae);
-        if (!e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
-        archive_entry_free(ae);
-    }
-    archive_write_close(a);
-    archive_write_free(a);
-    return out;
-}
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using namespace orchagent::testing;  // Entry, Format, make_archive, read_file
 
 std::set<std::string> tree(const fs::path& root) {
     std::set<std::string> out;
@@ -174,23 +131,25 @@ TEST_F(BundleTest, HostileBundlesRefusedAndRemoved) {
         std::string message;
     };
     std::vector<Case> cases = {
-        {"dotdot", make_archive(true, {{.name = "ok", .data = "1"}, {.name = "../../evil"}}),
+        {"dotdot",
+         make_archive(Format::kZip, {{.name = "ok", .data = "1"}, {.name = "../../evil"}}),
          "bundle entry '../../evil': '..' component"},
-        {"abs", make_archive(false, {{.name = "/tmp/bundle_test_abs_evil"}}),
+        {"abs", make_archive(Format::kTar, {{.name = "/tmp/bundle_test_abs_evil"}}),
          "bundle entry '/tmp/bundle_test_abs_evil': absolute path"},
-        {"symlink", make_archive(false, {{.name = "l", .type = AE_IFLNK, .target = "../.."}}),
+        {"symlink",
+         make_archive(Format::kTar,
+                      {{.name = "l", .type = AE_IFLNK, .perm = 0777, .symlink = "../.."}}),
          "bundle entry 'l': symlink target points outside the bundle"},
         {"through",
-         make_archive(false, {{.name = "d", .type = AE_IFDIR},
-                              {.name = "l", .type = AE_IFLNK, .target = "d"},
-                              {.name = "l/x", .data = "x"}}),
+         make_archive(Format::kTar, {{.name = "d", .type = AE_IFDIR},
+                                     {.name = "l", .type = AE_IFLNK, .perm = 0777, .symlink = "d"},
+                                     {.name = "l/x", .data = "x"}}),
          "bundle entry 'l/x': parent 'l' is a symlink"},
-        {"hardlink",
-         make_archive(false, {{.name = "h", .target = "/etc/passwd", .hardlink = true}}),
+        {"hardlink", make_archive(Format::kTar, {{.name = "h", .hardlink = "/etc/passwd"}}),
          "bundle entry 'h': hardlinks are not allowed"},
-        {"fifo", make_archive(false, {{.name = "p", .type = AE_IFIFO}}),
+        {"fifo", make_archive(Format::kTar, {{.name = "p", .type = AE_IFIFO}}),
          "bundle entry 'p': fifos are not allowed"},
-        {"bomb", make_archive(true, {{.name = "bomb", .data = zeros}}),
+        {"bomb", make_archive(Format::kZip, {{.name = "bomb", .data = zeros}}),
          "bundle entry 'bomb': expands more than 100 times its compressed size"},
     };
     for (const auto& c : cases) {
@@ -215,7 +174,7 @@ TEST_F(BundleTest, HostileBundlesRefusedAndRemoved) {
 
 TEST_F(BundleTest, LimitsComeFromTheCaller) {
     fs::path archive =
-        write("many.zip", make_archive(true, {{.name = "a", .data = "1"}, {.name = "b"}}));
+        write("many.zip", make_archive(Format::kZip, {{.name = "a", .data = "1"}, {.name = "b"}}));
     auto r = unpack(archive, base_ / "out", {.max_entries = 1});
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().message(), "bundle entry 'b': more than 1 entries");
@@ -235,10 +194,10 @@ TEST_F(BundleTest, NotAnArchiveAndExistingTargetRefused) {
 }
 
 TEST_F(BundleTest, CacheUnpacksIdenticalBytesOnce) {
-    std::string bytes = make_archive(true, {{.name = "main.py", .data = "print(1)"}});
+    std::string bytes = make_archive(Format::kZip, {{.name = "main.py", .data = "print(1)"}});
     fs::path first = write("first.zip", bytes);
     fs::path second = write("second.zip", bytes);  // same bytes, another file
-    fs::path other = write("other.zip", make_archive(true, {{.name = "x", .data = "2"}}));
+    fs::path other = write("other.zip", make_archive(Format::kZip, {{.name = "x", .data = "2"}}));
     // Left by a process that died mid-unpack two hours ago, and one by a live unpack.
     fs::create_directories(base_ / "cache/.tmp-crashed/sub");
     fs::last_write_time(base_ / "cache/.tmp-crashed",
@@ -267,7 +226,8 @@ TEST_F(BundleTest, CacheUnpacksIdenticalBytesOnce) {
     // Only the two hash folders: no temporary folder left behind.
     EXPECT_EQ(tree(base_ / "cache").size(), 4u);  // 2 folders + 1 file each
 
-    fs::path hostile = write("hostile.zip", make_archive(true, {{.name = "../x", .data = "1"}}));
+    fs::path hostile =
+        write("hostile.zip", make_archive(Format::kZip, {{.name = "../x", .data = "1"}}));
     auto d = cache.get_or_unpack(hostile.string());
     ASSERT_FALSE(d.has_value());
     EXPECT_EQ(d.error().message(), "bundle entry '../x': '..' component");
