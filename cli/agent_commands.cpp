@@ -15,6 +15,7 @@
 
 #include "manifest/manifest.hpp"
 #include "runtime/bundle.hpp"
+#include "runtime/locate.hpp"
 #include "runtime/bundle_writer.hpp"
 #include "runtime/executor.hpp"
 #include "sandbox/launcher.hpp"
@@ -24,33 +25,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
+using runtime::find_image;
+using runtime::find_unpack_helper;
+using runtime::host_base_for;
 
 std::string dump(const Json& j) { return j.dump(2, ' ', false, Json::error_handler_t::replace); }
-
-// Installed files sit beside the binary's tree: <prefix>/bin/orchagent with
-// <prefix>/share/orchagent/{images,libexec}; in a build tree, cli/orchagent with
-// runtime/orchagent-unpack and the source's images/. Environment variables win.
-std::string find_image() {
-    if (const char* env = std::getenv("ORCHAGENT_IMAGE")) return env;
-    fs::path exe = fs::read_symlink("/proc/self/exe").parent_path();
-    for (fs::path dir = exe; !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
-        for (auto candidate :
-             {dir / "images/host.yaml", dir / "share/orchagent/images/host.yaml"}) {
-            if (fs::exists(candidate)) return candidate.string();
-        }
-    }
-    return "images/host.yaml";
-}
-
-std::string find_unpack_helper() {
-    if (const char* env = std::getenv("ORCHAGENT_UNPACK")) return env;
-    fs::path exe = fs::read_symlink("/proc/self/exe").parent_path();
-    for (auto candidate : {exe / "orchagent-unpack", exe.parent_path() / "runtime/orchagent-unpack",
-                           exe.parent_path() / "libexec/orchagent/orchagent-unpack"}) {
-        if (fs::exists(candidate)) return candidate.string();
-    }
-    return "orchagent-unpack";
-}
 
 std::string cache_root() {
     if (const char* env = std::getenv("ORCHAGENT_CACHE")) return env;
@@ -61,11 +40,6 @@ std::string cache_root() {
                : fmt::format("{}/.cache/orchagent/bundles", home ? home : "/tmp");
 }
 
-// Host ids for this process's two jails (unpack, run): above `orchagent jail`'s range
-// (2^30..2^31) and derived from the pid, so concurrent CLI processes do not share them.
-uint32_t host_base_for(uint32_t which) {
-    return (1u << 31) + ((static_cast<uint32_t>(::getpid()) % 16000) * 2 + which) * 65536;
-}
 
 std::string new_request_id() {
     std::random_device rd;

@@ -130,6 +130,9 @@ ValidationReport check_manifest_dir(const std::string& dir);
 // The same as Results: INVALID_INPUT with every error joined by "; ".
 Result<AgentManifest> parse_manifest(const nlohmann::json& doc, const ParseOptions& options = {});
 Result<AgentManifest> load_manifest(const std::string& dir);
+// Relative paths of an agent folder's regular files (dot-folders, node_modules, venv and
+// __pycache__ skipped), at most kMaxListedFiles: what entrypoint detection looks at.
+std::vector<std::string> list_agent_files(const std::string& dir);
 
 // The default runtime.command for an entrypoint: "python3 main.py", "node index.js",
 // "sh run.sh"; nullopt for other extensions.

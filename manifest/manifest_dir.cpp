@@ -96,8 +96,11 @@ std::optional<json> parse_json_text(const std::string& text, std::string& error)
     }
 }
 
+
+}  // namespace
+
 // Relative paths of the folder's regular files, dot-folders skipped, at most kMaxListedFiles.
-std::vector<std::string> list_files(const std::string& dir) {
+std::vector<std::string> list_agent_files(const std::string& dir) {
     namespace fs = std::filesystem;
     std::vector<std::string> out;
     std::error_code ec;
@@ -120,7 +123,6 @@ std::vector<std::string> list_files(const std::string& dir) {
     return out;
 }
 
-}  // namespace
 
 ValidationReport check_manifest_dir(const std::string& dir) {
     ValidationReport report;
@@ -183,7 +185,7 @@ ValidationReport check_manifest_dir(const std::string& dir) {
     } else if (prompt.status == ReadStatus::kOk) {
         options.prompt_file = std::move(prompt.text);
     }
-    options.files = list_files(dir);
+    options.files = list_agent_files(dir);
 
     if (!doc) {
         report.warnings = std::move(file_warnings);

@@ -177,8 +177,11 @@ Result<CallResult> Executor::run(const manifest::AgentManifest& agent,
                                .target = std::string(manifest::kUploadsDir)});
         spec.stdin_source =
             sandbox::StdinBuffer{manifest::build_stdin_manifest(uploaded, input.metadata).dump()};
+    } else if (input.json_body) {
+        spec.stdin_source = sandbox::StdinBuffer{*input.json_body};
     } else {
-        spec.stdin_source = sandbox::StdinBuffer{input.json_body.value_or("{}")};
+        // A multipart call without files still gets the manifest, with its metadata.
+        spec.stdin_source = sandbox::StdinBuffer{manifest::build_stdin_manifest({}, input.metadata).dump()};
     }
 
     const uint32_t slot = acquire_slot();

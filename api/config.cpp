@@ -1,0 +1,118 @@
+#include "api/config.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <thread>
+#include <set>
+
+namespace orchagent::api {
+
+Result<void> load_config_file(const std::string& path, DaemonConfig& c) {
+    YAML::Node root;
+    try {
+        root = YAML::LoadFile(path);
+    } catch (const YAML::Exception& e) {
+        return fail(ErrorCode::kInvalidInput, fmt::format("config '{}': {}", path, e.what()));
+    }
+    if (root.IsNull()) return {};
+    if (!root.IsMap()) {
+        return fail(ErrorCode::kInvalidInput, fmt::format("config '{}': must be a mapping", path));
+    }
+    for (const auto& item : root) {
+        const std::string key = item.first.as<std::string>("");
+        const YAML::Node& v = item.second;
+        auto where = [&](std::string_view what) {
+            return fail(ErrorCode::kInvalidInput,
+                        fmt::format("config '{}': {}: {}", path, key, what));
+        };
+        try {
+            if (key == "listen") c.listen = v.as<std::string>();
+            else if (key == "data_dir") c.data_dir = v.as<std::string>();
+            else if (key == "store") c.store = v.as<std::string>();
+            else if (key == "reactor_threads") c.reactor_threads = v.as<unsigned>();
+            else if (key == "workers") c.workers = v.as<unsigned>();
+            else if (key == "max_queue") c.max_queue = v.as<uint64_t>();
+            else if (key == "drain_seconds") c.drain_seconds = v.as<unsigned>();
+            else if (key == "max_running_calls") c.max_running_calls = v.as<unsigned>();
+            else if (key == "max_waiting_calls") c.max_waiting_calls = v.as<unsigned>();
+            else if (key == "first_host_id") c.first_host_id = v.as<uint64_t>();
+            else if (key == "max_timeout_seconds") c.max_timeout_seconds = v.as<unsigned>();
+            else if (key == "rate_limit_per_minute") c.rate_limit_per_minute = v.as<int64_t>();
+            else if (key == "org_rate_limits") {
+                if (!v.IsMap()) return where("must map org slugs to calls per minute");
+                for (const auto& org : v) {
+                    c.org_rate_limits[org.first.as<std::string>()] = org.second.as<int64_t>();
+                }
+            }
+            else if (key == "clock_offset_file") c.clock_offset_file = v.as<std::string>();
+            else if (key == "port_file") c.port_file = v.as<std::string>();
+            else return where("unknown key");
+        } catch (const YAML::Exception&) {
+            return where("wrong type");
+        }
+    }
+    return {};
+}
+
+Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen) {
+    const size_t colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+        return fail(ErrorCode::kInvalidInput,
+                    fmt::format("listen '{}': expected HOST:PORT", listen));
+    }
+    unsigned port = 0;
+    const char* begin = listen.data() + colon + 1;
+    const char* end = listen.data() + listen.size();
+    auto [ptr, ec] = std::from_chars(begin, end, port);
+    if (ec != std::errc() || ptr != end || port > 65535) {
+        return fail(ErrorCode::kInvalidInput, fmt::format("listen '{}': bad port", listen));
+    }
+    return std::pair(listen.substr(0, colon), static_cast<uint16_t>(port));
+}
+
+Result<void> finish_config(DaemonConfig& c) {
+    if (auto l = parse_listen(c.listen); !l) return std::unexpected(l.error());
+    if (c.data_dir.empty()) return fail(ErrorCode::kInvalidInput, "data_dir: must not be empty");
+    if (c.store.empty()) c.store = fmt::format("sqlite://{}/orchagent.db", c.data_dir);
+    if (c.reactor_threads < 1 || c.reactor_threads > 64)
+        return fail(ErrorCode::kInvalidInput, "reactor_threads: must be 1 to 64");
+    if (c.workers > 1024) return fail(ErrorCode::kInvalidInput, "workers: at most 1024");
+    if (c.max_queue < 1 || c.max_queue > 1'000'000)
+        return fail(ErrorCode::kInvalidInput, "max_queue: must be 1 to 1000000");
+    if (c.drain_seconds > 3600) return fail(ErrorCode::kInvalidInput, "drain_seconds: at most 3600");
+    if (c.max_running_calls == 0) {
+        c.max_running_calls = std::max(2u, 2 * std::thread::hardware_concurrency());
+    }
+    if (c.max_running_calls > 256)
+        return fail(ErrorCode::kInvalidInput, "max_running_calls: at most 256");
+    if (c.max_waiting_calls > 100'000)
+        return fail(ErrorCode::kInvalidInput, "max_waiting_calls: at most 100000");
+    if (c.rate_limit_per_minute < 0 || c.rate_limit_per_minute > 10'000'000)
+        return fail(ErrorCode::kInvalidInput, "rate_limit_per_minute: must be 0 to 10000000");
+    for (const auto& [slug, limit] : c.org_rate_limits) {
+        if (limit < 0 || limit > 10'000'000) {
+            return fail(ErrorCode::kInvalidInput,
+                        fmt::format("org_rate_limits.{}: must be 0 to 10000000", slug));
+        }
+    }
+    if (c.max_timeout_seconds < 1 || c.max_timeout_seconds > 3600)
+        return fail(ErrorCode::kInvalidInput, "max_timeout_seconds: must be 1 to 3600");
+    if (c.first_host_id == 0) {
+        // Below `orchagent jail`'s range (2^30..), one 2^20 block per process id modulo 256,
+        // room for 16 slots of 65,536 ids.
+        c.first_host_id = (1ull << 29) + (static_cast<uint64_t>(::getpid()) % 256) * (1ull << 20);
+    }
+    if (c.first_host_id < 65536 ||
+        c.first_host_id + uint64_t{c.max_running_calls} * 65536 > 0xFFFFFFFFull) {
+        return fail(ErrorCode::kInvalidInput,
+                    "first_host_id: the run slots must lie between 65536 and 2^32");
+    }
+    return {};
+}
+
+}  // namespace orchagent::api

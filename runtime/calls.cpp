@@ -1,0 +1,322 @@
+#include "runtime/calls.hpp"
+
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+
+#include <chrono>
+
+#include "core/ids.hpp"
+#include "core/unique_fd.hpp"
+#include "manifest/manifest.hpp"
+#include "manifest/stdin_manifest.hpp"
+#include "runtime/file_types.hpp"
+
+namespace orchagent::runtime {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string cut(std::string_view text) {
+    return manifest::to_valid_utf8(text.substr(0, std::min(text.size(), kUsageOutputBytes)));
+}
+
+Json parse_view(const store::Agent& a) {
+    Json doc = Json::parse(a.document, nullptr, false);
+    if (doc.is_object() && doc.contains("view") && doc["view"].is_object()) return doc["view"];
+    return Json::object();
+}
+
+}  // namespace
+
+CallResponse error_envelope(const Error& error, const std::string& request_id) {
+    CallResponse r;
+    r.status = error.http_status();
+    r.body = {{"error",
+               {{"code", error.info().code},
+                {"message", error.message()},
+                {"is_retryable", error.retryable()}}},
+              {"metadata", {{"request_id", request_id}}}};
+    if (error.retryable() && (r.status == 429 || r.status == 503)) r.headers.emplace_back("Retry-After", "1");
+    return r;
+}
+
+Calls::Calls(store::Store& store, const Clock& clock, Agents& agents, BundleCache& cache,
+             Executor& executor, CallLimits limits, std::string instance_id)
+    : store_(store),
+      clock_(clock),
+      agents_(agents),
+      cache_(cache),
+      executor_(executor),
+      limits_(limits),
+      instance_id_(std::move(instance_id)) {}
+
+Result<int64_t> Calls::recover() { return store_.fail_running_calls(instance_id_, clock_.now_ms()); }
+
+Result<store::Agent> Calls::resolve(const Principal& caller, std::string_view org,
+                                    std::string_view name, std::string_view version) {
+    auto found = store_.find_agent(org, name, version);
+    if (!found) return std::unexpected(found.error());
+    if (!*found) {
+        return fail(ErrorCode::kNotFound, fmt::format("agent {}/{}@{} not found", org, name, version));
+    }
+    store::Agent& a = **found;
+    if (a.org_id != caller.org.id && !a.is_public) {
+        return fail(ErrorCode::kForbidden,
+                    fmt::format("{}/{} is a private agent of another org", org, name));
+    }
+    if (lifecycle(a, clock_.now_ms()) == Lifecycle::kSunset) {
+        return fail(ErrorCode::kNotFound,
+                    fmt::format("{}/{} {} was retired on {}; call {} instead", org, name, a.version,
+                                format_http_date(*a.sunset_at),
+                                a.successor_version.value_or("latest")));
+    }
+    return std::move(a);
+}
+
+Result<manifest::AgentManifest> Calls::manifest_of(const store::Agent& a,
+                                                   const std::string& bundle_dir) {
+    const auto key = std::pair(a.id, a.updated_at);
+    {
+        std::lock_guard lock(manifests_mutex_);
+        if (auto it = manifests_.find(key); it != manifests_.end()) return it->second;
+    }
+    Json doc = Json::parse(a.document, nullptr, false);
+    if (!doc.is_object() || !doc.contains("source")) {
+        return fail(ErrorCode::kInternalError, "stored agent document is damaged");
+    }
+    manifest::ParseOptions options;
+    options.files = manifest::list_agent_files(bundle_dir);
+    auto m = manifest::parse_manifest(doc["source"], options);
+    if (!m) return std::unexpected(m.error());
+    if (a.entrypoint && !m->entrypoint) m->entrypoint = a.entrypoint;
+    m->version = a.version;
+    std::lock_guard lock(manifests_mutex_);
+    if (manifests_.size() > 1024) manifests_.clear();
+    manifests_.emplace(key, *m);
+    return m;
+}
+
+Result<void> Calls::check_files(const store::Agent& agent, CallInput& input) {
+    if (input.files.empty()) return {};
+    std::vector<std::string> accept;
+    const Json view = parse_view(agent);
+    if (auto schema = view.find("input_schema"); schema != view.end() && schema->is_object()) {
+        if (auto list = schema->find("accept"); list != schema->end() && list->is_array()) {
+            for (const auto& entry : *list) {
+                if (entry.is_string()) accept.push_back(entry.get<std::string>());
+            }
+        }
+    }
+    for (auto& file : input.files) {
+        struct stat st {};
+        if (::stat(file.host_path.c_str(), &st) != 0) return fail_errno("stat", file.host_path);
+        if (static_cast<uint64_t>(st.st_size) > kMaxUploadFileBytes) {
+            return fail(ErrorCode::kDocumentTooLarge,
+                        fmt::format("file '{}' is {} bytes; the limit is {} bytes",
+                                    manifest::to_valid_utf8(file.original_name), st.st_size,
+                                    kMaxUploadFileBytes));
+        }
+        auto sniffed = sniff_file(file.host_path);
+        if (!sniffed) return std::unexpected(sniffed.error());
+        if (*sniffed != "application/octet-stream" && *sniffed != "application/x-empty") {
+            file.content_type = *sniffed;
+        } else if (file.content_type.empty()) {
+            file.content_type = "application/octet-stream";
+        }
+        if (!accept.empty() && !accepts(accept, *sniffed, file.original_name)) {
+            std::string list;
+            for (const auto& a : accept) list += (list.empty() ? "" : ", ") + a;
+            return fail(ErrorCode::kUnsupportedType,
+                        fmt::format("file '{}' is {} by its content; this agent accepts {}",
+                                    manifest::to_valid_utf8(file.original_name), *sniffed, list));
+        }
+    }
+    return {};
+}
+
+CallResponse Calls::refuse(const Principal& caller, const store::Agent& agent,
+                           const CallContext& context, const Error& error) {
+    CallResponse response = error_envelope(error, context.request_id);
+    const int64_t now = clock_.now_ms();
+    store::UsageRecord record{.id = new_id("run"),
+                              .request_id = context.request_id,
+                              .org_id = caller.org.id,
+                              .key_id = caller.key.id,
+                              .tenant = context.tenant,
+                              .agent_id = agent.id,
+                              .agent_org_id = agent.org_id,
+                              .agent_name = agent.name,
+                              .version = agent.version,
+                              .endpoint = context.endpoint,
+                              .status = error.code() == ErrorCode::kTimeout ? "timeout" : "error",
+                              .error_code = std::string(error.info().code),
+                              .http_status = response.status,
+                              .started_at = now,
+                              .completed_at = now,
+                              .instance_id = instance_id_};
+    if (auto r = store_.begin_call(record); !r) {
+        return error_envelope(r.error().with_context("recording the call"), context.request_id);
+    }
+    response.run_id = record.id;
+    response.headers.emplace_back("x-run-id", record.id);
+    return response;
+}
+
+CallResponse Calls::call(const Principal& caller, const store::Agent& agent,
+                         const CallInput& input, CallContext context,
+                         const CallOptions& options) {
+    const int64_t started = clock_.now_ms();
+    store::UsageRecord record{.id = new_id("run"),
+                              .request_id = context.request_id,
+                              .org_id = caller.org.id,
+                              .key_id = caller.key.id,
+                              .tenant = context.tenant,
+                              .agent_id = agent.id,
+                              .agent_org_id = agent.org_id,
+                              .agent_name = agent.name,
+                              .version = agent.version,
+                              .endpoint = context.endpoint,
+                              .started_at = started,
+                              .instance_id = instance_id_};
+    CallResponse response;
+    // Admission: at most max_running in the jail, max_waiting in line, the rest refused now.
+    // A waiting call gives up at its caller's deadline (TIMEOUT) or after max_wait_ms.
+    bool admitted = false;
+    bool queue_full = false;
+    {
+        std::unique_lock lock(admit_mutex_);
+        if (admitted_ < limits_.max_running) {
+            admitted = true;
+        } else if (waiting_ < limits_.max_waiting) {
+            ++waiting_;
+            int64_t wait_ms = limits_.max_wait_ms;
+            if (context.deadline_epoch_ms) {
+                wait_ms = std::min(wait_ms, *context.deadline_epoch_ms - clock_.now_ms());
+            }
+            admitted = admit_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(wait_ms, 0)),
+                                          [&] { return admitted_ < limits_.max_running; });
+            --waiting_;
+        } else {
+            queue_full = true;
+        }
+        if (admitted) ++admitted_;
+    }
+    if (!admitted) {
+        const bool deadline_passed =
+            !queue_full && context.deadline_epoch_ms && *context.deadline_epoch_ms <= clock_.now_ms();
+        response = error_envelope(
+            deadline_passed
+                ? Error(ErrorCode::kTimeout, "the call's deadline passed while it waited for a turn")
+                : Error(ErrorCode::kServiceUnavailable, "too many calls in progress; retry shortly")
+                      .with_retryable(true),
+            context.request_id);
+    } else {
+        ScopeGuard release([&] {
+            std::lock_guard lock(admit_mutex_);
+            --admitted_;
+            admit_cv_.notify_one();
+        });
+        // The record exists before the run starts: a crash leaves it "running", and the
+        // next start marks it failed.
+        if (auto r = store_.begin_call(record); !r) {
+            return error_envelope(r.error().with_context("recording the call"), context.request_id);
+        }
+        running_++;
+        response = run_admitted(caller, agent, input, context, options, record);
+        running_--;
+    }
+
+    const int64_t finished = clock_.now_ms();
+    record.http_status = response.status;
+    record.completed_at = finished;
+    record.duration_ms = finished - started;
+    if (response.status != 200) {
+        const std::string code = response.body["error"].value("code", "INTERNAL_ERROR");
+        record.error_code = code;
+        record.status = code == "TIMEOUT" ? "timeout" : "error";
+    } else {
+        record.status = "success";
+    }
+    response.run_id = record.id;
+    response.headers.emplace_back("x-run-id", record.id);
+    if (admitted) {
+        if (auto r = store_.finish_call(record); !r) {
+            return error_envelope(r.error().with_context("recording the call"), context.request_id);
+        }
+    } else {
+        (void)store_.begin_call(record);  // a refused call is recorded complete at once
+    }
+    // Deprecated versions say so on every answer.
+    if (agent.deprecated_at) {
+        response.headers.emplace_back("Deprecation", "true");
+        if (agent.sunset_at) response.headers.emplace_back("Sunset", format_http_date(*agent.sunset_at));
+        if (agent.successor_version) {
+            response.headers.emplace_back(
+                "Link", fmt::format("</{}/{}/{}/{}>; rel=\"successor-version\"", agent.org_slug,
+                                    agent.name, *agent.successor_version, context.endpoint));
+        }
+    }
+    return response;
+}
+
+CallResponse Calls::run_admitted(const Principal&, const store::Agent& agent,
+                                 const CallInput& input, CallContext& context,
+                                 const CallOptions& options, store::UsageRecord& record) {
+    const Json view = parse_view(agent);
+    if (view.value("execution_engine", Json(nullptr)) == Json("direct_llm")) {
+        return error_envelope(Error(ErrorCode::kLlmError,
+                                    "this server has no LLM provider configured for prompt agents"),
+                              context.request_id);
+    }
+    auto archive = agents_.bundle_path(agent);
+    if (!archive) {
+        return error_envelope(Error(ErrorCode::kNotFound,
+                                    fmt::format("{}/{} {} has no code bundle: upload one first",
+                                                agent.org_slug, agent.name, agent.version)),
+                              context.request_id);
+    }
+    auto dir = cache_.get_or_unpack(*archive);
+    if (!dir) return error_envelope(dir.error(), context.request_id);
+    auto m = manifest_of(agent, *dir);
+    if (!m) return error_envelope(m.error(), context.request_id);
+
+    auto ran = executor_.run(*m, *dir, input, context);
+    if (!ran) return error_envelope(ran.error(), context.request_id);
+
+    record.execution_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ran->jail.wall).count();
+    record.cpu_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ran->jail.cpu_user + ran->jail.cpu_system).count();
+    record.peak_memory_bytes = static_cast<int64_t>(ran->jail.peak_memory_bytes);
+    if (ran->ran && ran->jail.exit_code >= 0) record.exit_code = ran->jail.exit_code;
+    record.stdout_text = cut(ran->jail.stdout_data);
+    record.stderr_text = cut(ran->jail.stderr_tail);
+
+    const int64_t processing = clock_.now_ms() - options.accepted_at_ms;
+    CallResponse response;
+    if (!ran->output) {
+        response = error_envelope(ran->output.error(), context.request_id);
+    } else {
+        response.status = 200;
+        response.body = {{"data", ran->output->data},
+                         {"warnings", ran->output->warnings},
+                         {"metadata",
+                          {{"request_id", context.request_id},
+                           {"processing_time_ms", processing},
+                           {"version", agent.version}}}};
+    }
+    Json& meta = response.body["metadata"];
+    meta["version"] = agent.version;
+    meta["processing_time_ms"] = processing;
+    meta["run_id"] = record.id;
+    if (ran->ran) {
+        meta["execution_time_ms"] = record.execution_ms;
+        meta["compute"] = ran->output ? ran->output->compute : compute_metadata(ran->jail);
+    }
+    if (options.verbose) {
+        meta["stdout"] = manifest::to_valid_utf8(ran->jail.stdout_data);
+        meta["stderr"] = manifest::to_valid_utf8(ran->jail.stderr_tail);
+    }
+    return response;
+}
+
+}  // namespace orchagent::runtime

@@ -1,0 +1,166 @@
+// The SQLite schema as numbered migrations. A migration is never edited once released:
+// a change is a new entry at the end. Each runs in one transaction with its
+// schema_migrations row, so a crash leaves either all of it or none.
+#include "runtime/store/sqlite_migrations.hpp"
+
+#include <fmt/format.h>
+
+namespace orchagent::store::sqlite {
+namespace {
+
+constexpr std::string_view kMigrations[] = {
+    // 1: orgs, workspaces, keys, bundles, agents, usage records, the credit ledger.
+    R"sql(
+CREATE TABLE orgs (
+    id          TEXT PRIMARY KEY,
+    slug        TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE workspaces (
+    id          TEXT PRIMARY KEY,
+    org_id      TEXT NOT NULL REFERENCES orgs(id),
+    name        TEXT NOT NULL,
+    slug        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (org_id, slug)
+);
+CREATE TABLE api_keys (
+    id            TEXT PRIMARY KEY,
+    org_id        TEXT NOT NULL REFERENCES orgs(id),
+    name          TEXT NOT NULL,
+    prefix        TEXT NOT NULL,
+    key_hash      TEXT NOT NULL UNIQUE,
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER,
+    deleted_at    INTEGER
+);
+CREATE INDEX api_keys_by_org ON api_keys (org_id);
+CREATE TABLE bundles (
+    sha256      TEXT PRIMARY KEY,
+    size_bytes  INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE agents (
+    id                    TEXT PRIMARY KEY,
+    org_id                TEXT NOT NULL REFERENCES orgs(id),
+    workspace_id          TEXT NOT NULL REFERENCES workspaces(id),
+    name                  TEXT NOT NULL,
+    version               TEXT NOT NULL,
+    version_number        INTEGER NOT NULL,
+    type                  TEXT NOT NULL,
+    is_public             INTEGER NOT NULL,
+    description           TEXT NOT NULL,
+    document              TEXT NOT NULL,
+    bundle_sha256         TEXT REFERENCES bundles(sha256),
+    entrypoint            TEXT,
+    bundle_uploaded_at    INTEGER,
+    pricing_mode          TEXT NOT NULL CHECK (pricing_mode IN ('free', 'per_call')),
+    price_per_call_cents  INTEGER NOT NULL CHECK (price_per_call_cents >= 0),
+    deprecated_at         INTEGER,
+    sunset_at             INTEGER,
+    successor_version     TEXT,
+    forked_from           TEXT,
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL,
+    deleted_at            INTEGER
+);
+-- A version can be used again once deleted; a version number never is (max over all rows).
+CREATE UNIQUE INDEX agents_live_version ON agents (org_id, name, version) WHERE deleted_at IS NULL;
+CREATE INDEX agents_by_org_name ON agents (org_id, name, version_number);
+CREATE INDEX agents_public ON agents (created_at) WHERE is_public = 1 AND deleted_at IS NULL;
+CREATE INDEX agents_by_fork_source ON agents (forked_from) WHERE forked_from IS NOT NULL;
+-- One row per accepted call: inserted as 'running', finished when answered; a daemon that
+-- restarts marks its own 'running' rows as errors.
+CREATE TABLE usage_records (
+    id                 TEXT PRIMARY KEY,
+    request_id         TEXT NOT NULL,
+    org_id             TEXT NOT NULL,
+    key_id             TEXT NOT NULL,
+    tenant             TEXT NOT NULL,
+    agent_id           TEXT NOT NULL,
+    agent_org_id       TEXT NOT NULL,
+    agent_name         TEXT NOT NULL,
+    version            TEXT NOT NULL,
+    endpoint           TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('running', 'success', 'error', 'timeout')),
+    error_code         TEXT NOT NULL,
+    http_status        INTEGER NOT NULL,
+    started_at         INTEGER NOT NULL,
+    completed_at       INTEGER,
+    duration_ms        INTEGER NOT NULL,
+    execution_ms       INTEGER NOT NULL,
+    cpu_ms             INTEGER NOT NULL,
+    peak_memory_bytes  INTEGER NOT NULL,
+    exit_code          INTEGER,
+    stdout             TEXT NOT NULL,
+    stderr             TEXT NOT NULL,
+    instance_id        TEXT NOT NULL
+);
+CREATE INDEX usage_by_agent ON usage_records (agent_id, started_at);
+CREATE INDEX usage_by_org ON usage_records (org_id, started_at);
+CREATE INDEX usage_running ON usage_records (instance_id) WHERE status = 'running';
+-- Idempotency-Key on calls: the first request's hash and, once answered, its response.
+CREATE TABLE idempotency_keys (
+    org_id        TEXT NOT NULL,
+    key           TEXT NOT NULL,
+    request_hash  TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('running', 'done')),
+    status        INTEGER NOT NULL,
+    headers       TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    instance_id   TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (org_id, key)
+);
+CREATE TABLE credit_transactions (
+    seq                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                   TEXT NOT NULL UNIQUE,
+    org_id               TEXT NOT NULL REFERENCES orgs(id),
+    amount_cents         INTEGER NOT NULL,
+    balance_after_cents  INTEGER NOT NULL,
+    type                 TEXT NOT NULL
+        CHECK (type IN ('topup', 'charge', 'refund', 'earning', 'grant')),
+    reference_id         TEXT NOT NULL,
+    created_at           INTEGER NOT NULL
+);
+CREATE INDEX credit_transactions_by_org ON credit_transactions (org_id, seq);
+)sql",
+};
+
+}  // namespace
+
+Result<int> migrate(Connection& db) {
+    if (auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+        !r) {
+        return std::unexpected(r.error());
+    }
+    int applied = 0;
+    for (size_t i = 0; i < std::size(kMigrations); ++i) {
+        const int64_t version = static_cast<int64_t>(i) + 1;
+        auto tx = Transaction::begin(db);
+        if (!tx) return std::unexpected(tx.error());
+        // Checked inside the transaction: two daemons starting on one file migrate once.
+        auto q = db.query("SELECT 1 FROM schema_migrations WHERE version = ?", {version});
+        if (!q) return std::unexpected(q.error());
+        auto present = q->step();
+        if (!present) return std::unexpected(present.error());
+        if (*present) continue;
+        if (auto r = db.exec(std::string(kMigrations[i])); !r) {
+            return std::unexpected(r.error().with_context(fmt::format("migration {}", version)));
+        }
+        auto mark = db.query(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))",
+            {version});
+        if (!mark) return std::unexpected(mark.error());
+        if (auto r = mark->run(); !r) return std::unexpected(r.error());
+        if (auto r = tx->commit(); !r) return std::unexpected(r.error());
+        ++applied;
+    }
+    return applied;
+}
+
+int latest_schema_version() { return static_cast<int>(std::size(kMigrations)); }
+
+}  // namespace orchagent::store::sqlite

@@ -1,0 +1,714 @@
+// The embedded store: one SQLite file in WAL mode. One writer connection (SQLite allows one
+// writer at a time anyway) and a few reader connections, so reads never wait for a write.
+#include <fmt/format.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "core/ids.hpp"
+#include "runtime/store/sqlite_db.hpp"
+#include "runtime/store/sqlite_migrations.hpp"
+#include "runtime/store/store.hpp"
+
+namespace orchagent::store {
+namespace {
+
+using sqlite::Connection;
+using sqlite::Null;
+using sqlite::opt;
+using sqlite::Query;
+using sqlite::Transaction;
+using sqlite::Value;
+
+constexpr size_t kReaders = 4;
+
+constexpr std::string_view kAgentColumns =
+    "a.id, a.org_id, o.slug, a.workspace_id, a.name, a.version, a.version_number, a.type,"
+    " a.is_public, a.description, a.document, a.bundle_sha256, b.size_bytes, a.entrypoint,"
+    " a.bundle_uploaded_at, a.pricing_mode, a.price_per_call_cents, a.deprecated_at,"
+    " a.sunset_at, a.successor_version, a.forked_from, a.created_at, a.updated_at"
+    " FROM agents a JOIN orgs o ON o.id = a.org_id LEFT JOIN bundles b"
+    " ON b.sha256 = a.bundle_sha256";
+
+Agent agent_from(const Query& q) {
+    Agent a;
+    a.id = q.text(0);
+    a.org_id = q.text(1);
+    a.org_slug = q.text(2);
+    a.workspace_id = q.text(3);
+    a.name = q.text(4);
+    a.version = q.text(5);
+    a.version_number = static_cast<int>(q.int64(6));
+    a.type = q.text(7);
+    a.is_public = q.int64(8) != 0;
+    a.description = q.text(9);
+    a.document = q.text(10);
+    a.bundle_sha256 = q.opt_text(11);
+    a.bundle_size = q.opt_int64(12);
+    a.entrypoint = q.opt_text(13);
+    a.bundle_uploaded_at = q.opt_int64(14);
+    a.pricing_mode = q.text(15);
+    a.price_per_call_cents = q.int64(16);
+    a.deprecated_at = q.opt_int64(17);
+    a.sunset_at = q.opt_int64(18);
+    a.successor_version = q.opt_text(19);
+    a.forked_from = q.opt_text(20);
+    a.created_at = q.int64(21);
+    a.updated_at = q.int64(22);
+    return a;
+}
+
+Org org_from(const Query& q, int first = 0) {
+    return Org{.id = q.text(first),
+               .slug = q.text(first + 1),
+               .name = q.text(first + 2),
+               .created_at = q.int64(first + 3)};
+}
+
+Workspace workspace_from(const Query& q) {
+    return Workspace{.id = q.text(0),
+                     .org_id = q.text(1),
+                     .name = q.text(2),
+                     .slug = q.text(3),
+                     .created_at = q.int64(4)};
+}
+
+ApiKey key_from(const Query& q) {
+    return ApiKey{.id = q.text(0),
+                  .org_id = q.text(1),
+                  .name = q.text(2),
+                  .prefix = q.text(3),
+                  .created_at = q.int64(4),
+                  .last_used_at = q.opt_int64(5)};
+}
+
+constexpr std::string_view kUsageColumns =
+    "id, request_id, org_id, key_id, tenant, agent_id, agent_org_id, agent_name, version,"
+    " endpoint, status, error_code, http_status, started_at, completed_at, duration_ms,"
+    " execution_ms, cpu_ms, peak_memory_bytes, exit_code, stdout, stderr, instance_id";
+
+UsageRecord usage_from(const Query& q) {
+    UsageRecord r;
+    r.id = q.text(0);
+    r.request_id = q.text(1);
+    r.org_id = q.text(2);
+    r.key_id = q.text(3);
+    r.tenant = q.text(4);
+    r.agent_id = q.text(5);
+    r.agent_org_id = q.text(6);
+    r.agent_name = q.text(7);
+    r.version = q.text(8);
+    r.endpoint = q.text(9);
+    r.status = q.text(10);
+    r.error_code = q.text(11);
+    r.http_status = static_cast<int>(q.int64(12));
+    r.started_at = q.int64(13);
+    r.completed_at = q.opt_int64(14);
+    r.duration_ms = q.int64(15);
+    r.execution_ms = q.int64(16);
+    r.cpu_ms = q.int64(17);
+    r.peak_memory_bytes = q.int64(18);
+    if (auto e = q.opt_int64(19)) r.exit_code = static_cast<int>(*e);
+    r.stdout_text = q.text(20);
+    r.stderr_text = q.text(21);
+    r.instance_id = q.text(22);
+    return r;
+}
+
+// Runs `sql` and maps each row with `from`.
+template <typename T, typename From>
+Result<std::vector<T>> rows(Connection& db, std::string_view sql, const std::vector<Value>& args,
+                            From from) {
+    auto q = db.query(sql, args);
+    if (!q) return std::unexpected(q.error());
+    std::vector<T> out;
+    for (;;) {
+        auto more = q->step();
+        if (!more) return std::unexpected(more.error());
+        if (!*more) return out;
+        out.push_back(from(*q));
+    }
+}
+
+template <typename T, typename From>
+Result<std::optional<T>> one(Connection& db, std::string_view sql,
+                             const std::vector<Value>& args, From from) {
+    auto q = db.query(sql, args);
+    if (!q) return std::unexpected(q.error());
+    auto more = q->step();
+    if (!more) return std::unexpected(more.error());
+    if (!*more) return std::optional<T>();
+    return std::optional<T>(from(*q));
+}
+
+Result<void> run(Connection& db, std::string_view sql, const std::vector<Value>& args) {
+    auto q = db.query(sql, args);
+    if (!q) return std::unexpected(q.error());
+    return q->run();
+}
+
+// "v12" -> 12; anything else 0.
+int version_number_of(std::string_view version) {
+    if (version.size() < 2 || version[0] != 'v' || version.size() > 10) return 0;
+    int n = 0;
+    for (char c : version.substr(1)) {
+        if (c < '0' || c > '9') return 0;
+        n = n * 10 + (c - '0');
+    }
+    return n;
+}
+
+class SqliteStore final : public Store {
+  public:
+    static Result<std::unique_ptr<Store>> open(const std::string& path) {
+        auto writer = Connection::open(path, false);
+        if (!writer) return std::unexpected(writer.error());
+        if (auto m = sqlite::migrate(**writer); !m) return std::unexpected(m.error());
+        std::unique_ptr<SqliteStore> store(new SqliteStore());
+        store->writer_ = std::move(*writer);
+        for (size_t i = 0; i < kReaders; ++i) {
+            auto reader = Connection::open(path, true);
+            if (!reader) return std::unexpected(reader.error());
+            store->readers_[i] = std::move(*reader);
+        }
+        return std::unique_ptr<Store>(std::move(store));
+    }
+
+    std::string_view kind() const override { return "sqlite"; }
+
+    // --- orgs, workspaces ------------------------------------------------------------------
+    Result<void> create_org(const NewOrg& o, int64_t now) override {
+        return write([&](Connection& db) -> Result<void> {
+            auto tx = Transaction::begin(db);
+            if (!tx) return std::unexpected(tx.error());
+            auto r = run(db, "INSERT INTO orgs (id, slug, name, created_at) VALUES (?, ?, ?, ?)",
+                         {o.org.id, o.org.slug, o.org.name, now});
+            if (!r) return conflict_as(r.error(), fmt::format("org '{}' exists", o.org.slug));
+            if (auto w = insert_workspace(db, o.workspace); !w) return w;
+            if (auto k = insert_key(db, o.org.id, o.key, now); !k) return k;
+            return tx->commit();
+        });
+    }
+
+    Result<std::optional<Org>> org_by_slug(std::string_view slug) override {
+        return read([&](Connection& db) {
+            return one<Org>(db, "SELECT id, slug, name, created_at FROM orgs WHERE slug = ?",
+                            {slug}, [](const Query& q) { return org_from(q); });
+        });
+    }
+
+    Result<std::optional<Org>> org_by_id(std::string_view id) override {
+        return read([&](Connection& db) {
+            return one<Org>(db, "SELECT id, slug, name, created_at FROM orgs WHERE id = ?", {id},
+                            [](const Query& q) { return org_from(q); });
+        });
+    }
+
+    Result<int64_t> org_count() override {
+        return read([&](Connection& db) -> Result<int64_t> {
+            auto n = one<int64_t>(db, "SELECT count(*) FROM orgs", {},
+                                  [](const Query& q) { return q.int64(0); });
+            if (!n) return std::unexpected(n.error());
+            return n->value_or(0);
+        });
+    }
+
+    Result<void> create_workspace(const Workspace& w) override {
+        return write([&](Connection& db) { return insert_workspace(db, w); });
+    }
+
+    Result<std::vector<Workspace>> list_workspaces(std::string_view org_id) override {
+        return read([&](Connection& db) {
+            return rows<Workspace>(db,
+                                   "SELECT id, org_id, name, slug, created_at FROM workspaces"
+                                   " WHERE org_id = ? ORDER BY created_at, id",
+                                   {org_id}, workspace_from);
+        });
+    }
+
+    Result<std::optional<Workspace>> workspace_by_id(std::string_view org_id,
+                                                     std::string_view id) override {
+        return read([&](Connection& db) {
+            return one<Workspace>(db,
+                                  "SELECT id, org_id, name, slug, created_at FROM workspaces"
+                                  " WHERE org_id = ? AND id = ?",
+                                  {org_id, id}, workspace_from);
+        });
+    }
+
+    // --- keys ------------------------------------------------------------------------------
+    Result<ApiKey> create_key(std::string_view org_id, const NewKey& key, int64_t now) override {
+        auto r = write([&](Connection& db) { return insert_key(db, org_id, key, now); });
+        if (!r) return std::unexpected(r.error());
+        return ApiKey{.id = key.id,
+                      .org_id = std::string(org_id),
+                      .name = key.name,
+                      .prefix = key.prefix,
+                      .created_at = now};
+    }
+
+    Result<std::vector<ApiKey>> list_keys(std::string_view org_id) override {
+        return read([&](Connection& db) {
+            return rows<ApiKey>(db,
+                                "SELECT id, org_id, name, prefix, created_at, last_used_at"
+                                " FROM api_keys WHERE org_id = ? AND deleted_at IS NULL"
+                                " ORDER BY created_at, id",
+                                {org_id}, key_from);
+        });
+    }
+
+    Result<bool> delete_key(std::string_view org_id, std::string_view key_id,
+                            int64_t now) override {
+        return write([&](Connection& db) -> Result<bool> {
+            auto r = run(db,
+                         "UPDATE api_keys SET deleted_at = ? WHERE id = ? AND org_id = ?"
+                         " AND deleted_at IS NULL",
+                         {now, key_id, org_id});
+            if (!r) return std::unexpected(r.error());
+            return db.changes() > 0;
+        });
+    }
+
+    Result<std::optional<std::pair<ApiKey, Org>>> key_by_hash(std::string_view hash) override {
+        return read([&](Connection& db) {
+            return one<std::pair<ApiKey, Org>>(
+                db,
+                "SELECT k.id, k.org_id, k.name, k.prefix, k.created_at, k.last_used_at,"
+                " o.id, o.slug, o.name, o.created_at FROM api_keys k JOIN orgs o"
+                " ON o.id = k.org_id WHERE k.key_hash = ? AND k.deleted_at IS NULL",
+                {hash}, [](const Query& q) { return std::pair(key_from(q), org_from(q, 6)); });
+        });
+    }
+
+    Result<void> touch_key(std::string_view key_id, int64_t now) override {
+        return write([&](Connection& db) {
+            return run(db, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", {now, key_id});
+        });
+    }
+
+    // --- agents ----------------------------------------------------------------------------
+    Result<Agent> publish_agent(Agent a, const PublishOptions& options, int64_t now) override {
+        auto written = write([&](Connection& db) -> Result<void> {
+            auto tx = Transaction::begin(db);
+            if (!tx) return std::unexpected(tx.error());
+            if (a.version.empty()) {
+                auto top = one<int64_t>(db,
+                                        "SELECT coalesce(max(version_number), 0) FROM agents"
+                                        " WHERE org_id = ? AND name = ?",
+                                        {a.org_id, a.name},
+                                        [](const Query& q) { return q.int64(0); });
+                if (!top) return std::unexpected(top.error());
+                a.version_number = static_cast<int>(top->value_or(0)) + 1;
+                a.version = fmt::format("v{}", a.version_number);
+            } else {
+                a.version_number = version_number_of(a.version);
+            }
+            a.created_at = a.updated_at = now;
+            auto r = run(db,
+                         "INSERT INTO agents (id, org_id, workspace_id, name, version,"
+                         " version_number, type, is_public, description, document,"
+                         " pricing_mode, price_per_call_cents, forked_from, bundle_sha256,"
+                         " entrypoint, bundle_uploaded_at, created_at, updated_at)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         {a.id, a.org_id, a.workspace_id, a.name, a.version,
+                          int64_t(a.version_number), a.type, int64_t(a.is_public),
+                          a.description, a.document, a.pricing_mode, a.price_per_call_cents,
+                          opt(a.forked_from), opt(a.bundle_sha256), opt(a.entrypoint),
+                          opt(a.bundle_uploaded_at), now, now});
+            if (!r) {
+                return conflict_as(r.error(),
+                                   fmt::format("{} {} exists already", a.name, a.version));
+            }
+            // Older live versions are deprecated by this one (a version published with a
+            // lower number, e.g. an explicit v1 after v3, deprecates nothing).
+            auto d = run(db,
+                         "UPDATE agents SET deprecated_at = ?, sunset_at = ?,"
+                         " successor_version = ?, updated_at = ? WHERE org_id = ? AND name = ?"
+                         " AND id != ? AND deleted_at IS NULL AND deprecated_at IS NULL"
+                         " AND version_number < ?",
+                         {now, now + options.deprecation_window_ms, a.version, now, a.org_id,
+                          a.name, a.id, int64_t(a.version_number)});
+            if (!d) return std::unexpected(d.error());
+            return tx->commit();
+        });
+        if (!written) return std::unexpected(written.error());
+        auto stored = agent_by_id(a.id);
+        if (!stored) return std::unexpected(stored.error());
+        if (!*stored) return fail(ErrorCode::kInternalError, "store: published agent vanished");
+        return std::move(**stored);
+    }
+
+    Result<std::optional<Agent>> agent_by_id(std::string_view id) override {
+        return read([&](Connection& db) {
+            return one<Agent>(db, agent_sql(" WHERE a.id = ? AND a.deleted_at IS NULL"), {id},
+                              agent_from);
+        });
+    }
+
+    Result<std::optional<Agent>> find_agent(std::string_view org_slug, std::string_view name,
+                                            std::string_view version) override {
+        return read([&](Connection& db) {
+            if (version == "latest") {
+                return one<Agent>(db,
+                                  agent_sql(" WHERE o.slug = ? AND a.name = ?"
+                                            " AND a.deleted_at IS NULL"
+                                            " ORDER BY a.version_number DESC, a.created_at DESC"
+                                            " LIMIT 1"),
+                                  {org_slug, name}, agent_from);
+            }
+            return one<Agent>(db,
+                              agent_sql(" WHERE o.slug = ? AND a.name = ? AND a.version = ?"
+                                        " AND a.deleted_at IS NULL"),
+                              {org_slug, name, version}, agent_from);
+        });
+    }
+
+    Result<std::vector<Agent>> list_agents(std::string_view org_id) override {
+        return read([&](Connection& db) {
+            return rows<Agent>(db,
+                               agent_sql(" WHERE a.org_id = ? AND a.deleted_at IS NULL"
+                                         " ORDER BY a.name, a.version_number, a.created_at"),
+                               {org_id}, agent_from);
+        });
+    }
+
+    Result<std::vector<Agent>> list_public_agents() override {
+        return read([&](Connection& db) {
+            return rows<Agent>(db,
+                               agent_sql(" WHERE a.is_public = 1 AND a.deleted_at IS NULL"
+                                         " ORDER BY a.created_at DESC, a.id"),
+                               {}, agent_from);
+        });
+    }
+
+    Result<std::vector<Agent>> agent_versions(std::string_view org_id,
+                                              std::string_view name) override {
+        return read([&](Connection& db) {
+            return rows<Agent>(db,
+                               agent_sql(" WHERE a.org_id = ? AND a.name = ?"
+                                         " AND a.deleted_at IS NULL ORDER BY a.version_number"),
+                               {org_id, name}, agent_from);
+        });
+    }
+
+    Result<void> update_agent(const Agent& a) override {
+        return write([&](Connection& db) -> Result<void> {
+            auto r = run(db,
+                         "UPDATE agents SET is_public = ?, description = ?, document = ?,"
+                         " pricing_mode = ?, price_per_call_cents = ?, deprecated_at = ?,"
+                         " sunset_at = ?, successor_version = ?, updated_at = ?"
+                         " WHERE id = ? AND deleted_at IS NULL",
+                         {int64_t(a.is_public), a.description, a.document, a.pricing_mode,
+                          a.price_per_call_cents, opt(a.deprecated_at), opt(a.sunset_at),
+                          opt(a.successor_version), a.updated_at, a.id});
+            if (!r) return r;
+            if (db.changes() == 0) return fail(ErrorCode::kNotFound, "agent not found");
+            return {};
+        });
+    }
+
+    Result<int64_t> delete_agents(const std::vector<std::string>& ids, int64_t now) override {
+        return write([&](Connection& db) -> Result<int64_t> {
+            auto tx = Transaction::begin(db);
+            if (!tx) return std::unexpected(tx.error());
+            int64_t deleted = 0;
+            for (const auto& id : ids) {
+                auto r = run(db,
+                             "UPDATE agents SET deleted_at = ?, updated_at = ? WHERE id = ?"
+                             " AND deleted_at IS NULL",
+                             {now, now, id});
+                if (!r) return std::unexpected(r.error());
+                deleted += db.changes();
+            }
+            if (auto c = tx->commit(); !c) return std::unexpected(c.error());
+            return deleted;
+        });
+    }
+
+    Result<int64_t> fork_count(std::string_view agent_id) override {
+        return read([&](Connection& db) -> Result<int64_t> {
+            auto n = one<int64_t>(db,
+                                  "SELECT count(*) FROM agents WHERE forked_from = ?"
+                                  " AND deleted_at IS NULL",
+                                  {agent_id}, [](const Query& q) { return q.int64(0); });
+            if (!n) return std::unexpected(n.error());
+            return n->value_or(0);
+        });
+    }
+
+    Result<void> attach_bundle(std::string_view agent_id, std::string_view sha256, int64_t size,
+                               std::string_view entrypoint, std::string_view document,
+                               int64_t now) override {
+        return write([&](Connection& db) -> Result<void> {
+            auto tx = Transaction::begin(db);
+            if (!tx) return std::unexpected(tx.error());
+            auto b = run(db,
+                         "INSERT INTO bundles (sha256, size_bytes, created_at) VALUES (?, ?, ?)"
+                         " ON CONFLICT (sha256) DO NOTHING",
+                         {sha256, size, now});
+            if (!b) return b;
+            auto r = run(db,
+                         "UPDATE agents SET bundle_sha256 = ?, entrypoint = ?, document = ?,"
+                         " bundle_uploaded_at = ?, updated_at = ? WHERE id = ?"
+                         " AND deleted_at IS NULL",
+                         {sha256, entrypoint.empty() ? Value(Null{}) : Value(entrypoint),
+                          document, now, now, agent_id});
+            if (!r) return r;
+            if (db.changes() == 0) return fail(ErrorCode::kNotFound, "agent not found");
+            return tx->commit();
+        });
+    }
+
+    // --- usage records --------------------------------------------------------------------
+    Result<void> begin_call(const UsageRecord& r) override {
+        return write([&](Connection& db) {
+            return run(db,
+                       fmt::format("INSERT INTO usage_records ({}) VALUES (?, ?, ?, ?, ?, ?, ?,"
+                                   " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   kUsageColumns),
+                       usage_values(r));
+        });
+    }
+
+    Result<void> finish_call(const UsageRecord& r) override {
+        return write([&](Connection& db) -> Result<void> {
+            auto q = run(db,
+                         "UPDATE usage_records SET status = ?, error_code = ?, http_status = ?,"
+                         " completed_at = ?, duration_ms = ?, execution_ms = ?, cpu_ms = ?,"
+                         " peak_memory_bytes = ?, exit_code = ?, stdout = ?, stderr = ?"
+                         " WHERE id = ?",
+                         {r.status, r.error_code, int64_t(r.http_status), opt(r.completed_at),
+                          r.duration_ms, r.execution_ms, r.cpu_ms, r.peak_memory_bytes,
+                          r.exit_code ? Value(int64_t(*r.exit_code)) : Value(Null{}),
+                          r.stdout_text, r.stderr_text, r.id});
+            if (!q) return q;
+            if (db.changes() == 0) return fail(ErrorCode::kNotFound, "usage record not found");
+            return {};
+        });
+    }
+
+    Result<int64_t> fail_running_calls(std::string_view instance_id, int64_t now) override {
+        return write([&](Connection& db) -> Result<int64_t> {
+            auto tx = Transaction::begin(db);
+            if (!tx) return std::unexpected(tx.error());
+            auto claims = run(db,
+                              "DELETE FROM idempotency_keys WHERE state = 'running'"
+                              " AND instance_id = ?",
+                              {instance_id});
+            if (!claims) return std::unexpected(claims.error());
+            auto q = run(db,
+                         "UPDATE usage_records SET status = 'error',"
+                         " error_code = 'INTERNAL_ERROR', http_status = 500, completed_at = ?,"
+                         " duration_ms = max(0, ? - started_at),"
+                         " stderr = 'the daemon stopped before the call was answered'"
+                         " WHERE status = 'running' AND instance_id = ?",
+                         {now, now, instance_id});
+            if (!q) return std::unexpected(q.error());
+            const int64_t failed = db.changes();
+            if (auto c = tx->commit(); !c) return std::unexpected(c.error());
+            return failed;
+        });
+    }
+
+    Result<std::vector<UsageRecord>> list_runs(std::string_view agent_id, int limit) override {
+        return read([&](Connection& db) {
+            return rows<UsageRecord>(
+                db,
+                fmt::format("SELECT {} FROM usage_records WHERE agent_id = ?"
+                            " ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                            kUsageColumns),
+                {agent_id, int64_t(limit)}, usage_from);
+        });
+    }
+
+    // --- idempotency keys -----------------------------------------------------------------
+    Result<IdempotencyState> claim_idempotency(std::string_view org_id, std::string_view key,
+                                               std::string_view hash, std::string_view instance,
+                                               int64_t now, int64_t expired_before) override {
+        return write([&](Connection& db) -> Result<IdempotencyState> {
+            auto tx = Transaction::begin(db);
+            if (!tx) return std::unexpected(tx.error());
+            auto gone = run(db,
+                            "DELETE FROM idempotency_keys WHERE org_id = ? AND key = ?"
+                            " AND created_at < ?",
+                            {org_id, key, expired_before});
+            if (!gone) return std::unexpected(gone.error());
+            struct Row {
+                std::string hash, state;
+                StoredResponse response;
+            };
+            auto row = one<Row>(db,
+                                "SELECT request_hash, state, status, headers, body"
+                                " FROM idempotency_keys WHERE org_id = ? AND key = ?",
+                                {org_id, key}, [](const Query& q) {
+                                    return Row{q.text(0), q.text(1),
+                                               {static_cast<int>(q.int64(2)), q.text(3), q.text(4)}};
+                                });
+            if (!row) return std::unexpected(row.error());
+            IdempotencyState state;
+            if (*row) {
+                if ((*row)->hash != hash) {
+                    state.claim = IdempotencyClaim::kMismatch;
+                } else if ((*row)->state == "running") {
+                    state.claim = IdempotencyClaim::kInProgress;
+                } else {
+                    state.claim = IdempotencyClaim::kReplay;
+                    state.response = std::move((*row)->response);
+                }
+                return state;
+            }
+            auto ins = run(db,
+                           "INSERT INTO idempotency_keys (org_id, key, request_hash, state,"
+                           " status, headers, body, instance_id, created_at)"
+                           " VALUES (?, ?, ?, 'running', 0, '[]', '', ?, ?)",
+                           {org_id, key, hash, instance, now});
+            if (!ins) return std::unexpected(ins.error());
+            if (auto c = tx->commit(); !c) return std::unexpected(c.error());
+            return state;
+        });
+    }
+
+    Result<void> complete_idempotency(std::string_view org_id, std::string_view key,
+                                      const StoredResponse& r) override {
+        return write([&](Connection& db) {
+            return run(db,
+                       "UPDATE idempotency_keys SET state = 'done', status = ?, headers = ?,"
+                       " body = ? WHERE org_id = ? AND key = ?",
+                       {int64_t(r.status), r.headers, r.body, org_id, key});
+        });
+    }
+
+    Result<void> release_idempotency(std::string_view org_id, std::string_view key) override {
+        return write([&](Connection& db) {
+            return run(db,
+                       "DELETE FROM idempotency_keys WHERE org_id = ? AND key = ?"
+                       " AND state = 'running'",
+                       {org_id, key});
+        });
+    }
+
+    // --- credits ---------------------------------------------------------------------------
+    Result<CreditTransaction> add_credit(std::string_view org_id, int64_t amount,
+                                         std::string_view type, std::string_view reference,
+                                         int64_t now) override {
+        CreditTransaction t{.id = new_id("txn"),
+                            .org_id = std::string(org_id),
+                            .amount_cents = amount,
+                            .type = std::string(type),
+                            .reference_id = std::string(reference),
+                            .created_at = now};
+        auto r = write([&](Connection& db) -> Result<void> {
+            auto tx = Transaction::begin(db);
+            if (!tx) return std::unexpected(tx.error());
+            auto before = balance_in(db, org_id);
+            if (!before) return std::unexpected(before.error());
+            t.balance_after_cents = *before + amount;
+            auto ins = run(db,
+                           "INSERT INTO credit_transactions (id, org_id, amount_cents,"
+                           " balance_after_cents, type, reference_id, created_at)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           {t.id, org_id, amount, t.balance_after_cents, type, reference, now});
+            if (!ins) return ins;
+            return tx->commit();
+        });
+        if (!r) return std::unexpected(r.error());
+        return t;
+    }
+
+    Result<int64_t> balance(std::string_view org_id) override {
+        return read([&](Connection& db) { return balance_in(db, org_id); });
+    }
+
+  private:
+    SqliteStore() = default;
+
+    static std::vector<Value> usage_values(const UsageRecord& r) {
+        return {r.id, r.request_id, r.org_id, r.key_id, r.tenant, r.agent_id, r.agent_org_id,
+                r.agent_name, r.version, r.endpoint, r.status, r.error_code,
+                int64_t(r.http_status), r.started_at, opt(r.completed_at), r.duration_ms,
+                r.execution_ms, r.cpu_ms, r.peak_memory_bytes,
+                r.exit_code ? Value(int64_t(*r.exit_code)) : Value(Null{}), r.stdout_text,
+                r.stderr_text, r.instance_id};
+    }
+
+    static std::string agent_sql(std::string_view where) {
+        return fmt::format("SELECT {}{}", kAgentColumns, where);
+    }
+
+    static std::unexpected<Error> conflict_as(const Error& e, std::string message) {
+        if (e.code() == ErrorCode::kConflict) return fail(ErrorCode::kConflict, std::move(message));
+        return std::unexpected(e);
+    }
+
+    static Result<void> insert_workspace(Connection& db, const Workspace& w) {
+        auto r = run(db,
+                     "INSERT INTO workspaces (id, org_id, name, slug, created_at)"
+                     " VALUES (?, ?, ?, ?, ?)",
+                     {w.id, w.org_id, w.name, w.slug, w.created_at});
+        if (!r) return conflict_as(r.error(), fmt::format("workspace '{}' exists", w.slug));
+        return {};
+    }
+
+    static Result<void> insert_key(Connection& db, std::string_view org_id, const NewKey& k,
+                                   int64_t now) {
+        return run(db,
+                   "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at)"
+                   " VALUES (?, ?, ?, ?, ?, ?)",
+                   {k.id, org_id, k.name, k.prefix, k.hash, now});
+    }
+
+    static Result<int64_t> balance_in(Connection& db, std::string_view org_id) {
+        auto b = one<int64_t>(db,
+                              "SELECT balance_after_cents FROM credit_transactions"
+                              " WHERE org_id = ? ORDER BY seq DESC LIMIT 1",
+                              {org_id}, [](const Query& q) { return q.int64(0); });
+        if (!b) return std::unexpected(b.error());
+        return b->value_or(0);
+    }
+
+    template <typename F>
+    auto write(F&& f) -> decltype(f(std::declval<Connection&>())) {
+        std::lock_guard lock(writer_mutex_);
+        return f(*writer_);
+    }
+
+    // Any free reader; the thread's own one if all are busy.
+    template <typename F>
+    auto read(F&& f) -> decltype(f(std::declval<Connection&>())) {
+        static std::atomic<size_t> next{0};
+        thread_local size_t mine = next++ % kReaders;
+        for (size_t i = 0; i < kReaders; ++i) {
+            const size_t k = (mine + i) % kReaders;
+            std::unique_lock lock(reader_mutex_[k], std::try_to_lock);
+            if (lock) return f(*readers_[k]);
+        }
+        std::lock_guard lock(reader_mutex_[mine]);
+        return f(*readers_[mine]);
+    }
+
+    std::mutex writer_mutex_;
+    std::unique_ptr<Connection> writer_;
+    std::mutex reader_mutex_[kReaders];
+    std::unique_ptr<Connection> readers_[kReaders];
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_store(const std::string& url) {
+    constexpr std::string_view kSqlite = "sqlite://";
+    if (url.starts_with(kSqlite)) {
+        const std::string path = url.substr(kSqlite.size());
+        if (path.empty()) return fail(ErrorCode::kInvalidInput, "store URL: no file after sqlite://");
+        return SqliteStore::open(path);
+    }
+    if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+        return fail(ErrorCode::kInvalidInput,
+                    "store URL: the PostgreSQL backend is not built yet; use sqlite://FILE");
+    }
+    return fail(ErrorCode::kInvalidInput,
+                fmt::format("store URL '{}': expected sqlite://FILE or postgresql://...", url));
+}
+
+}  // namespace orchagent::store
