@@ -32,17 +32,21 @@ Result<Json> json_body(const http::Request& request, Json empty) {
     return parsed;
 }
 
-Result<int64_t> int_param(const http::Request& request, std::string_view name, int64_t fallback,
-                          int64_t min, int64_t max) {
-    auto raw = request.query_param(name);
-    if (!raw) return fallback;
+Result<int64_t> parse_int(std::string_view text, std::string_view name, int64_t min, int64_t max) {
     int64_t value = 0;
-    auto [end, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), value);
-    if (ec != std::errc() || end != raw->data() + raw->size() || value < min || value > max) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
         return fail(ErrorCode::kInvalidInput,
                     fmt::format("{}: must be an integer from {} to {}", name, min, max));
     }
     return value;
+}
+
+Result<int64_t> int_param(const http::Request& request, std::string_view name, int64_t fallback,
+                          int64_t min, int64_t max) {
+    auto raw = request.query_param(name);
+    if (!raw) return fallback;
+    return parse_int(*raw, name, min, max);
 }
 
 int64_t rate_limit_for(const App& app, const runtime::Principal& who) {

@@ -51,6 +51,8 @@ http::Response error_of(const Error& error, const http::Request& request);
 // The body as a JSON value: INVALID_INPUT naming what is wrong (not JSON, too deep).
 // An empty body is `empty` (null unless given).
 Result<Json> json_body(const http::Request& request, Json empty = nullptr);
+// `text` as an integer in [min, max]; INVALID_INPUT naming `name` otherwise.
+Result<int64_t> parse_int(std::string_view text, std::string_view name, int64_t min, int64_t max);
 // An integer query parameter in [min, max], `fallback` when absent.
 Result<int64_t> int_param(const http::Request& request, std::string_view name, int64_t fallback,
                           int64_t min, int64_t max);

@@ -54,14 +54,7 @@ http::Response replay(const store::StoredResponse& s, const http::Request&) {
 
 Result<int64_t> integer_header(const http::Request& request, std::string_view name, int64_t min,
                                int64_t max) {
-    auto raw = request.header(name);
-    int64_t value = 0;
-    auto [end, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), value);
-    if (ec != std::errc() || end != raw->data() + raw->size() || value < min || value > max) {
-        return fail(ErrorCode::kInvalidInput,
-                    fmt::format("{}: must be an integer from {} to {}", name, min, max));
-    }
-    return value;
+    return parse_int(request.header(name).value_or(""), name, min, max);
 }
 
 // Labels and ids from headers and the path: printable ASCII, bounded.

@@ -37,4 +37,9 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # wrk closing its connections at the end is not an error worth a traceback
+
+
+Server(("127.0.0.1", port), Handler).serve_forever()

@@ -69,6 +69,22 @@ Json view_of(const manifest::AgentManifest& m, const Json& source) {
     return view;
 }
 
+// The named workspace of the caller's org (`missing` when it is not theirs), or the org's
+// first workspace.
+Result<store::Workspace> workspace_for(store::Store& store, const Principal& who,
+                                       const std::optional<std::string>& id, ErrorCode missing) {
+    if (id) {
+        auto w = store.workspace_by_id(who.org.id, *id);
+        if (!w) return std::unexpected(w.error());
+        if (!*w) return fail(missing, "workspace_id: not a workspace of your org");
+        return **w;
+    }
+    auto all = store.list_workspaces(who.org.id);
+    if (!all) return std::unexpected(all.error());
+    if (all->empty()) return fail(ErrorCode::kInternalError, "the org has no workspace");
+    return all->front();
+}
+
 Result<void> fsync_path(const std::string& path, int flags) {
     UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
     if (!fd) return fail_errno("open", path);
@@ -207,23 +223,13 @@ Result<PublishedAgent> Agents::publish(const Principal& who, const Json& body) {
         if (auto r = check_version(*m->version); !r) return std::unexpected(r.error());
     }
 
-    store::Workspace workspace;
-    if (workspace_id) {
-        auto w = store_.workspace_by_id(who.org.id, *workspace_id);
-        if (!w) return std::unexpected(w.error());
-        if (!*w) return fail(ErrorCode::kNotFound, "workspace_id: no such workspace");
-        workspace = **w;
-    } else {
-        auto all = store_.list_workspaces(who.org.id);
-        if (!all) return std::unexpected(all.error());
-        if (all->empty()) return fail(ErrorCode::kInternalError, "the org has no workspace");
-        workspace = all->front();
-    }
+    auto workspace = workspace_for(store_, who, workspace_id, ErrorCode::kNotFound);
+    if (!workspace) return std::unexpected(workspace.error());
 
     store::Agent a;
     a.id = new_id("agt");
     a.org_id = who.org.id;
-    a.workspace_id = workspace.id;
+    a.workspace_id = workspace->id;
     a.name = m->name;
     a.version = m->version.value_or("");
     a.type = std::string(manifest::to_string(m->type));
@@ -392,18 +398,9 @@ Result<store::Agent> Agents::fork(const Principal& who, std::string_view id, con
             }
         }
     }
-    store::Workspace workspace;
-    if (workspace_id) {
-        auto w = store_.workspace_by_id(who.org.id, *workspace_id);
-        if (!w) return std::unexpected(w.error());
-        if (!*w) return fail(ErrorCode::kForbidden, "workspace_id: not a workspace of your org");
-        workspace = **w;
-    } else {
-        auto all = store_.list_workspaces(who.org.id);
-        if (!all) return std::unexpected(all.error());
-        if (all->empty()) return fail(ErrorCode::kInternalError, "the org has no workspace");
-        workspace = all->front();
-    }
+    // The reference answers 403 for a workspace the caller is not a member of.
+    auto workspace = workspace_for(store_, who, workspace_id, ErrorCode::kForbidden);
+    if (!workspace) return std::unexpected(workspace.error());
 
     // A fork is always private, free, unversioned (it starts its own v1, v2, ...).
     for (Json* part : {&doc["source"], &doc["view"]}) {
@@ -414,7 +411,7 @@ Result<store::Agent> Agents::fork(const Principal& who, std::string_view id, con
     store::Agent a = src;
     a.id = new_id("agt");
     a.org_id = who.org.id;
-    a.workspace_id = workspace.id;
+    a.workspace_id = workspace->id;
     a.name = name;
     a.version.clear();
     a.is_public = false;

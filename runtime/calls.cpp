@@ -135,26 +135,31 @@ Result<void> Calls::check_files(const store::Agent& agent, CallInput& input) {
     return {};
 }
 
+store::UsageRecord Calls::new_record(const Principal& caller, const store::Agent& agent,
+                                     const CallContext& context, int64_t started) const {
+    return {.id = new_id("run"),
+            .request_id = context.request_id,
+            .org_id = caller.org.id,
+            .key_id = caller.key.id,
+            .tenant = context.tenant,
+            .agent_id = agent.id,
+            .agent_org_id = agent.org_id,
+            .agent_name = agent.name,
+            .version = agent.version,
+            .endpoint = context.endpoint,
+            .started_at = started,
+            .instance_id = instance_id_};
+}
+
 CallResponse Calls::refuse(const Principal& caller, const store::Agent& agent,
                            const CallContext& context, const Error& error) {
     CallResponse response = error_envelope(error, context.request_id);
     const int64_t now = clock_.now_ms();
-    store::UsageRecord record{.id = new_id("run"),
-                              .request_id = context.request_id,
-                              .org_id = caller.org.id,
-                              .key_id = caller.key.id,
-                              .tenant = context.tenant,
-                              .agent_id = agent.id,
-                              .agent_org_id = agent.org_id,
-                              .agent_name = agent.name,
-                              .version = agent.version,
-                              .endpoint = context.endpoint,
-                              .status = error.code() == ErrorCode::kTimeout ? "timeout" : "error",
-                              .error_code = std::string(error.info().code),
-                              .http_status = response.status,
-                              .started_at = now,
-                              .completed_at = now,
-                              .instance_id = instance_id_};
+    store::UsageRecord record = new_record(caller, agent, context, now);
+    record.status = error.code() == ErrorCode::kTimeout ? "timeout" : "error";
+    record.error_code = std::string(error.info().code);
+    record.http_status = response.status;
+    record.completed_at = now;
     if (auto r = store_.begin_call(record); !r) {
         return error_envelope(r.error().with_context("recording the call"), context.request_id);
     }
@@ -167,18 +172,7 @@ CallResponse Calls::call(const Principal& caller, const store::Agent& agent,
                          const CallInput& input, CallContext context,
                          const CallOptions& options) {
     const int64_t started = clock_.now_ms();
-    store::UsageRecord record{.id = new_id("run"),
-                              .request_id = context.request_id,
-                              .org_id = caller.org.id,
-                              .key_id = caller.key.id,
-                              .tenant = context.tenant,
-                              .agent_id = agent.id,
-                              .agent_org_id = agent.org_id,
-                              .agent_name = agent.name,
-                              .version = agent.version,
-                              .endpoint = context.endpoint,
-                              .started_at = started,
-                              .instance_id = instance_id_};
+    store::UsageRecord record = new_record(caller, agent, context, started);
     CallResponse response;
     // Admission: at most max_running in the jail, max_waiting in line, the rest refused now.
     // A waiting call gives up at its caller's deadline (TIMEOUT) or after max_wait_ms.

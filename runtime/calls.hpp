@@ -73,6 +73,9 @@ class Calls {
     const std::string& instance_id() const { return instance_id_; }
 
   private:
+    // A "running" record of a call by `caller` to `agent`.
+    store::UsageRecord new_record(const Principal& caller, const store::Agent& agent,
+                                  const CallContext& context, int64_t started) const;
     Result<manifest::AgentManifest> manifest_of(const store::Agent& agent,
                                                 const std::string& bundle_dir);
     CallResponse run_admitted(const Principal& caller, const store::Agent& agent,

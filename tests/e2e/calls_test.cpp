@@ -14,20 +14,7 @@
 namespace orchagent::testing {
 namespace {
 
-std::string run_command(const std::string& cmd) {
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    ::pclose(p);
-    return out;
-}
 
-std::string file_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // Publishes tests/agents/<name> (manifest + zip) under `as`, with changes to the manifest.
 Json publish_example(const Daemon& d, const std::string& key, const std::string& name,
@@ -40,7 +27,7 @@ Json publish_example(const Daemon& d, const std::string& key, const std::string&
     EXPECT_EQ(created.status, 201) << created.body;
     const std::string id = created.json()["agent"]["id"];
     const std::string zip = "/tmp/orchagent-calls-" + random_hex(4) + ".zip";
-    run_command(std::string(ORCHAGENT_CLI_PATH) + " bundle " + dir.string() + " -o " + zip + " 2>&1");
+    command_output(std::string(ORCHAGENT_CLI_PATH) + " bundle " + dir.string() + " -o " + zip + " 2>&1");
     Reply up = d.request("POST", "/agents/" + id + "/upload",
                          {.key = key, .body = file_text(zip), .content_type = "application/zip"});
     fs::remove(zip);

@@ -13,22 +13,13 @@
 namespace orchagent::testing {
 namespace {
 
-std::string slurp(const std::string& cmd) {
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    ::pclose(p);
-    return out;
-}
 
 // The upload zip of tests/agents/<name>, built by `orchagent bundle` as an author would.
 std::string bundle_of(const std::string& name) {
     const std::string out = "/tmp/orchagent-e2e-" + name + "-" + random_hex(4) + ".zip";
     const std::string cmd = std::string(ORCHAGENT_CLI_PATH) + " bundle " + ORCHAGENT_SOURCE_DIR +
                             "/tests/agents/" + name + " -o " + out + " 2>&1";
-    slurp(cmd);
+    command_output(cmd);
     std::string bytes = read_file(out);
     fs::remove(out);
     return bytes;
@@ -85,7 +76,7 @@ TEST_F(ControlPlane, FirstStartCreatesLocalOrgAndAdminKeyFile) {
 TEST_F(ControlPlane, AdminCreateOrgPrintsOrgWorkspaceAndKey) {
     const std::string cmd = std::string(ORCHAGENTD_PATH) + " admin create-org acme-corp --data-dir " +
                             d().data_dir().string();
-    Json j = Json::parse(slurp(cmd));
+    Json j = Json::parse(command_output(cmd));
     EXPECT_EQ(j["org"]["slug"], "acme-corp");
     EXPECT_TRUE(j["org"].contains("id"));
     EXPECT_TRUE(j["workspace"].contains("id"));
@@ -96,7 +87,7 @@ TEST_F(ControlPlane, AdminCreateOrgPrintsOrgWorkspaceAndKey) {
     // The same slug again fails without changing anything.
     EXPECT_NE(::system((cmd + " >/dev/null 2>&1").c_str()), 0);
     // grant-credits adds a grant transaction.
-    Json g = Json::parse(slurp(std::string(ORCHAGENTD_PATH) + " admin grant-credits acme-corp 1500 --data-dir " +
+    Json g = Json::parse(command_output(std::string(ORCHAGENTD_PATH) + " admin grant-credits acme-corp 1500 --data-dir " +
                                d().data_dir().string()));
     EXPECT_EQ(g["balance_cents"], 1500);
     EXPECT_EQ(g["transaction"]["transaction_type"], "grant");
@@ -435,7 +426,7 @@ TEST_F(ControlPlane, AuthorizationMatrix) {
     const std::string doomed = created.json()["key"];
     ASSERT_EQ(d().request("DELETE", "/api-keys/" + created.json()["id"].get<std::string>(), {.key = key()}).status, 200);
 
-    Json routes = Json::parse(slurp(std::string(ORCHAGENTD_PATH) + " routes"));
+    Json routes = Json::parse(command_output(std::string(ORCHAGENTD_PATH) + " routes"));
     ASSERT_TRUE(routes.is_array());
     int checked = 0;
     for (const auto& r : routes) {

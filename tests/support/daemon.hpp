@@ -129,6 +129,23 @@ inline std::string multipart_body(const std::vector<Part>& parts) {
 }
 inline std::string multipart_type() { return std::string("multipart/form-data; boundary=") + kBoundary; }
 
+// What a shell command prints on stdout.
+inline std::string command_output(const std::string& cmd) {
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (!p) return {};
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    ::pclose(p);
+    return out;
+}
+
+inline std::string file_text(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 // orchagentd on 127.0.0.1 with its own data folder. Stopped (SIGTERM) when destroyed.
 class Daemon {
   public:
@@ -228,15 +245,11 @@ class Daemon {
 
     // A new org through the admin command: its slug and key.
     std::pair<std::string, std::string> create_org(const std::string& slug) const {
-        const std::string cmd = std::string(ORCHAGENTD_PATH) + " admin create-org " + slug +
-                                " --data-dir " + data_dir_.string();
-        FILE* p = ::popen(cmd.c_str(), "r");
-        std::string out;
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-        if (::pclose(p) != 0) throw std::runtime_error("create-org failed: " + out);
-        Json j = Json::parse(out);
+        const std::string out = command_output(std::string(ORCHAGENTD_PATH) +
+                                               " admin create-org " + slug + " --data-dir " +
+                                               data_dir_.string());
+        Json j = Json::parse(out, nullptr, false);
+        if (!j.is_object()) throw std::runtime_error("create-org failed: " + out);
         return {j["org"]["slug"], j["api_key"]};
     }
 
