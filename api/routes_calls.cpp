@@ -243,8 +243,12 @@ void register_call_routes(http::Router& router, App& app) {
                            to_http(app.calls->refuse(who, *agent, *context, checked.error())));
                    }
                    const bool verbose = request.query_param("verbose") == "true";
-                   return with_rate(to_http(app.calls->call(who, *agent, *input, std::move(*context),
-                                                            {.verbose = verbose, .accepted_at_ms = accepted})));
+                   app.metrics->add_gauge("orchagent_runs_in_flight", "", 1);
+                   auto outcome = app.calls->call(who, *agent, *input, std::move(*context),
+                                                  {.verbose = verbose, .accepted_at_ms = accepted});
+                   app.metrics->add_gauge("orchagent_runs_in_flight", "", -1);
+                   if (outcome.platform_failure) app.metrics->inc("orchagent_jail_failures_total", "");
+                   return with_rate(to_http(outcome));
                }),
         kMaxUploadBody);
 }

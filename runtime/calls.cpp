@@ -270,13 +270,18 @@ CallResponse Calls::run_admitted(const Principal&, const store::Agent& agent,
                                                 agent.org_slug, agent.name, agent.version)),
                               context.request_id);
     }
+    auto platform_error = [&](const Error& e) {
+        CallResponse r = error_envelope(e, context.request_id);
+        r.platform_failure = true;
+        return r;
+    };
     auto dir = cache_.get_or_unpack(*archive);
-    if (!dir) return error_envelope(dir.error(), context.request_id);
+    if (!dir) return platform_error(dir.error());
     auto m = manifest_of(agent, *dir);
     if (!m) return error_envelope(m.error(), context.request_id);
 
     auto ran = executor_.run(*m, *dir, input, context);
-    if (!ran) return error_envelope(ran.error(), context.request_id);
+    if (!ran) return platform_error(ran.error());
 
     record.execution_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ran->jail.wall).count();
     record.cpu_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ran->jail.cpu_user + ran->jail.cpu_system).count();

@@ -35,6 +35,7 @@ struct CallResponse {
     nlohmann::json body;  // the envelope
     std::vector<std::pair<std::string, std::string>> headers;
     std::string run_id;
+    bool platform_failure = false;  // the jail (or the bundle cache) failed, not the agent
 };
 
 struct CallOptions {

@@ -326,6 +326,35 @@ TEST_F(Calls, IdempotencyKeyReplaysRefusesMismatchAndConflicts) {
     EXPECT_EQ(call("/local/once/v1/run", "{}", {"Idempotency-Key: " + std::string(300, 'k')}).status, 400);
 }
 
+TEST_F(Calls, ADisconnectingClientLeavesNoRunPastItsDeadline) {
+    Json agent = publish_example(d(), key(), "sleeper", "abandoned");  // timeout_seconds: 1
+    // The client gives up after 200 ms, long before the agent's deadline.
+    CURL* curl = curl_easy_init();
+    const std::string url = d().url() + "/local/abandoned/v1/run";
+    curl_slist* headers = curl_slist_append(nullptr, ("Authorization: Bearer " + key()).c_str());
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "{}");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 200L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    EXPECT_EQ(curl_easy_perform(curl), CURLE_OPERATION_TIMEDOUT);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    // By its deadline (1 s) plus slack, the run is over, recorded, and nothing is in flight.
+    Json logs;
+    for (int i = 0; i < 100; ++i) {
+        logs = d().get("/agents/" + agent["id"].get<std::string>() + "/logs", key()).json();
+        if (logs.size() == 1 && logs[0]["status"] != "running") break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(logs.size(), 1u) << logs;
+    EXPECT_EQ(logs[0]["status"], "timeout") << logs;
+    EXPECT_LE(logs[0]["duration_ms"].get<int64_t>(), 3000);
+    Reply metrics = d().get("/metrics");
+    EXPECT_NE(metrics.body.find("orchagent_runs_in_flight 0"), std::string::npos) << metrics.body;
+    EXPECT_NE(metrics.body.find("route=\"/{org}/{agent}/{version}/{endpoint}\""), std::string::npos);
+}
+
 TEST(CallsLimits, AFullQueueAnswers503AtOnce) {
     const std::string config = "/tmp/orchagentd-limits-" + random_hex(4) + ".yaml";
     std::ofstream(config) << "max_running_calls: 1\nmax_waiting_calls: 1\n";
