@@ -9,6 +9,7 @@
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "tests/support/archives.hpp"
 #include "tests/support/daemon.hpp"
 
 namespace orchagent::testing {
@@ -324,6 +325,29 @@ TEST_F(Calls, IdempotencyKeyReplaysRefusesMismatchAndConflicts) {
     EXPECT_EQ(conflict.error_code(), "CONFLICT");
     EXPECT_EQ(call("/local/slow-once/v1/run", "{}", {slow}).status, 504);  // the first's answer
     EXPECT_EQ(call("/local/once/v1/run", "{}", {"Idempotency-Key: " + std::string(300, 'k')}).status, 400);
+}
+
+TEST_F(Calls, ACrashingAgentIsSandboxErrorWithItsStderrTail) {
+    Reply created = d().post_json(
+        "/agents", Json{{"name", "crasher"}, {"type", "tool"}, {"runtime", {{"command", "sh run.sh"}}}},
+        key());
+    ASSERT_EQ(created.status, 201);
+    const std::string id = created.json()["agent"]["id"];
+    const std::string tar = make_archive(
+        Format::kTar, {file("run.sh", "echo 'segfault in module frobnicate' >&2\n"
+                                      "exec python3 -c 'import ctypes; ctypes.string_at(0)'\n")});
+    ASSERT_EQ(d().request("POST", "/agents/" + id + "/upload",
+                          {.key = key(), .body = tar, .content_type = "application/x-tar"})
+                  .status,
+              200);
+    Reply r = call("/local/crasher/v1/run");
+    EXPECT_EQ(r.status, 500) << r.body;
+    EXPECT_EQ(r.error_code(), "SANDBOX_ERROR");
+    EXPECT_EQ(r.json()["error"]["is_retryable"], false);
+    Json logs = d().get("/agents/" + id + "/logs", key()).json();
+    ASSERT_EQ(logs.size(), 1u);
+    EXPECT_EQ(logs[0]["status"], "error");
+    EXPECT_NE(logs[0]["stderr"].get<std::string>().find("frobnicate"), std::string::npos) << logs;
 }
 
 TEST_F(Calls, ADisconnectingClientLeavesNoRunPastItsDeadline) {
