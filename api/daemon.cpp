@@ -190,6 +190,7 @@ int serve(const DaemonConfig& config) {
                                            2 * std::max(1u, std::thread::hardware_concurrency());
     options.max_queue = config.max_queue;
     options.max_body_cap = kMaxUploadBody;
+    options.spool_dir = dir->tmp;  // large upload and call bodies: O_TMPFILE files here
     auto server = http::Server::start(router, options, metrics);
     if (!server) return report(server.error());
 

@@ -1,6 +1,7 @@
 // /agents: publish, read, change, delete, fork, pricing, bundle upload and download, logs.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +42,39 @@ Result<void> write_file(const std::string& path, std::string_view bytes) {
     return {};
 }
 
+// A spooled request body (an anonymous O_TMPFILE file) becomes the file `path` without
+// passing through memory: given a name by linkat() through /proc/self/fd when the spool folder
+// is on the same file system, else copied by the kernel (sendfile). `path` must not exist.
+Result<void> materialise(const http::BodyFile& body, const std::string& path) {
+    const std::string proc = fmt::format("/proc/self/fd/{}", body.fd.get());
+    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        return {};
+    }
+    // EXDEV (another file system), or ENOENT (a spool file that was named and unlinked, on a
+    // file system without O_TMPFILE: it cannot be linked again).
+    UniqueFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out) return fail_errno("open", path);
+    off_t offset = 0;  // pread-like: the shared descriptor's own offset is left alone
+    while (static_cast<uint64_t>(offset) < body.size) {
+        const ssize_t n =
+            ::sendfile(out.get(), body.fd.get(), &offset,
+                       static_cast<size_t>(body.size - static_cast<uint64_t>(offset)));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const bool full = errno == ENOSPC || errno == EDQUOT;
+            return fail_errno("sendfile", path, errno,
+                              full ? ErrorCode::kServiceUnavailable : ErrorCode::kInternalError);
+        }
+        if (n == 0) {
+            return fail(ErrorCode::kInternalError,
+                        fmt::format("sendfile '{}': the request body ended at {} of {} bytes", path,
+                                    offset, body.size));
+        }
+    }
+    if (::close(out.release()) != 0 && errno != EINTR) return fail_errno("close", path);
+    return {};
+}
+
 std::string lower(std::string_view s) {
     std::string out(s);
     for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -59,7 +93,10 @@ Result<std::string> receive_archive(const http::Request& request, const UploadFo
         MultipartLimits limits;
         limits.max_total_bytes = kMaxUploadBody;
         MultipartParser parser(*boundary, limits, sink);
-        if (auto r = parser.feed(request.body); !r) return std::unexpected(r.error());
+        // 64 KiB at a time, from memory or from the spooled body: never a copy of it all.
+        auto fed = request.for_each_body_chunk(
+            [&parser](std::string_view chunk) { return parser.feed(chunk); });
+        if (!fed) return std::unexpected(fed.error());
         if (auto r = parser.finish(); !r) return std::unexpected(r.error());
         if (sink.files().empty()) {
             return fail(ErrorCode::kInvalidInput,
@@ -80,6 +117,10 @@ Result<std::string> receive_archive(const http::Request& request, const UploadFo
                                 media));
     }
     const std::string path = folder.path() + "/body";
+    if (request.body_file) {
+        if (auto r = materialise(*request.body_file, path); !r) return std::unexpected(r.error());
+        return path;
+    }
     if (auto r = write_file(path, request.body); !r) return std::unexpected(r.error());
     return path;
 }

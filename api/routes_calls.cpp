@@ -115,7 +115,10 @@ Result<runtime::CallInput> call_input(const http::Request& request, const Upload
         if (!boundary) return std::unexpected(boundary.error());
         UploadSink sink(folder.fd(), {"file", "files[]"});
         MultipartParser parser(*boundary, MultipartLimits{}, sink);
-        if (auto r = parser.feed(request.body); !r) return std::unexpected(r.error());
+        // 64 KiB at a time, from memory or from the spooled body: never a copy of it all.
+        auto fed = request.for_each_body_chunk(
+            [&parser](std::string_view chunk) { return parser.feed(chunk); });
+        if (!fed) return std::unexpected(fed.error());
         if (auto r = parser.finish(); !r) return std::unexpected(r.error());
         for (const auto& [name, value] : sink.fields()) {
             if (name != "metadata") {
@@ -132,18 +135,33 @@ Result<runtime::CallInput> call_input(const http::Request& request, const Upload
         for (const auto& f : sink.files()) {
             input.files.push_back({.host_path = folder.path() + "/" + f.stored_name,
                                    .original_name = f.original_name,
-                                   .content_type = f.content_type});
+                                   .content_type = f.content_type,
+                                   .movable = true});
         }
         return input;
     }
     // Anything else must be a JSON object, whatever it is labelled (`curl -d` sends
-    // application/x-www-form-urlencoded); a body that is not JSON says so.
-    auto body = json_body(request, Json::object());
+    // application/x-www-form-urlencoded); a body that is not JSON says so. A JSON body past
+    // the spool threshold arrives as a file: it is read back (any size up to the route's
+    // limit is legal).
+    http::Request spooled;
+    const http::Request* source = &request;
+    if (request.body_file) {
+        auto text = request.body_text(kMaxUploadBody);
+        if (!text) return std::unexpected(text.error());
+        spooled.body = std::move(*text);
+        source = &spooled;
+    }
+    auto body = json_body(*source, Json::object());
     if (!body) return std::unexpected(body.error());
     if (!body->is_object()) return fail(ErrorCode::kInvalidInput, "body: must be a JSON object");
-    input.json_body = request.body.find_first_not_of(" \t\r\n") == std::string::npos
-                          ? std::string("{}")
-                          : request.body;
+    if (source->body.find_first_not_of(" \t\r\n") == std::string::npos) {
+        input.json_body = std::string("{}");
+    } else if (source == &spooled) {
+        input.json_body = std::move(spooled.body);
+    } else {
+        input.json_body = request.body;
+    }
     return input;
 }
 
@@ -175,10 +193,17 @@ void register_call_routes(http::Router& router, App& app) {
                                          request);
                        }
                        idempotency_key = std::string(*k);
-                       const std::string hash = sha256_hex(
-                           request.path + "\n" +
-                           std::string(request.header("content-type").value_or("")) + "\n" +
-                           request.body);
+                       // Hashed in pieces: a spooled body is never read whole.
+                       Sha256 digest;
+                       digest.update(request.path + "\n" +
+                                     std::string(request.header("content-type").value_or("")) +
+                                     "\n");
+                       auto hashed = request.for_each_body_chunk([&](std::string_view piece) {
+                           digest.update(piece);
+                           return Result<void>{};
+                       });
+                       if (!hashed) return refuse(hashed.error(), request);
+                       const std::string hash = digest.hex();
                        auto state = app.store->claim_idempotency(
                            who.org.id, *idempotency_key, hash, app.calls->instance_id(), accepted,
                            accepted - kIdempotencyWindowMs);

@@ -18,6 +18,20 @@ std::string key_prefix(std::string_view key);
 // Lowercase hex SHA-256 of `data`. Keys carry 256 random bits, so a fast hash is enough:
 // no dictionary exists to attack.
 std::string sha256_hex(std::string_view data);
+// SHA-256 of data given in pieces (a spooled request body, a file).
+class Sha256 {
+  public:
+    Sha256();
+    ~Sha256();
+    Sha256(const Sha256&) = delete;
+    Sha256& operator=(const Sha256&) = delete;
+    void update(std::string_view data);
+    // Lowercase hex of everything given; the object is spent afterwards.
+    std::string hex();
+
+  private:
+    void* ctx_;  // EVP_MD_CTX
+};
 // Constant-time comparison of two strings of any lengths (length leaks, content does not).
 bool constant_time_equal(std::string_view a, std::string_view b);
 

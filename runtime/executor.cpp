@@ -48,13 +48,17 @@ class ScratchDir {
 };
 
 // Copies a caller's file into the run's upload folder as `name`, read-only to the agent.
-Result<uint64_t> copy_upload(const std::string& from, const std::string& to) {
+Result<uint64_t> copy_upload(const std::string& from, const std::string& to, bool movable) {
     std::error_code ec;
     if (!fs::is_regular_file(fs::symlink_status(from, ec))) {
         return fail(ErrorCode::kInvalidInput, fmt::format("'{}' is not a regular file", from));
     }
-    fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-    if (ec) return fail_errno("copy", from, ec.value());
+    // A server upload is moved (same filesystem: no second copy of 25 MB); a user's file,
+    // or one on another filesystem, is copied.
+    if (!movable || ::rename(from.c_str(), to.c_str()) != 0) {
+        fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+        if (ec) return fail_errno("copy", from, ec.value());
+    }
     ::chmod(to.c_str(), 0444);
     return static_cast<uint64_t>(fs::file_size(to, ec));
 }
@@ -165,7 +169,7 @@ Result<CallResult> Executor::run(const manifest::AgentManifest& agent,
         for (size_t i = 0; i < input.files.size(); ++i) {
             const auto& file = input.files[i];
             std::string name = manifest::sanitize_upload_name(file.original_name, i);
-            auto size = copy_upload(file.host_path, scratch->path() + "/" + name);
+            auto size = copy_upload(file.host_path, scratch->path() + "/" + name, file.movable);
             if (!size) return std::unexpected(size.error());
             uploaded.push_back({.path = manifest::upload_path(file.original_name, i),
                                 .original_name = file.original_name,

@@ -46,6 +46,9 @@ struct CallInput {
         std::string host_path;      // read by the launcher, copied into the run
         std::string original_name;  // as sent (sanitised for the run)
         std::string content_type;
+        // host_path is a file of the caller's own (a server upload) that may be moved into
+        // the run instead of copied; never set for a user's file (orchagent run --file).
+        bool movable = false;
     };
     std::vector<File> files;                             // multipart files with
     nlohmann::json metadata = nlohmann::json::object();  // the `metadata` part

@@ -12,7 +12,7 @@
 namespace orchagent::runtime {
 
 // The MIME type of a file's first bytes ("application/pdf"), or "application/octet-stream"
-// when libmagic cannot tell. Thread-safe (one libmagic handle per thread).
+// when libmagic cannot tell. Thread-safe (one libmagic handle, used under a mutex).
 Result<std::string> sniff_file(const std::string& path);
 
 // True when a file whose bytes are `sniffed` and whose name is `name` matches one of

@@ -1,8 +1,14 @@
 #include "api/http/connection.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #include "api/http/envelope.hpp"
 #include "api/http/metrics.hpp"
@@ -16,6 +22,7 @@ SteadyTime now() { return std::chrono::steady_clock::now(); }
 void finish_current(Conn& conn) {
     conn.ready.push_back(std::move(conn.current));
     conn.current = Item{};
+    conn.spool.reset();  // a body refused half-way: its file closes (and vanishes) now
     conn.chunked.reset();
     conn.continue_owed = false;
     conn.phase = Conn::Phase::kIdle;
@@ -25,6 +32,7 @@ void finish_current(Conn& conn) {
 // Answers the current request with `error` and closes the connection after it: whatever
 // follows on the wire can no longer be framed (or we refuse to read it).
 void refuse(Conn& conn, const Error& error) {
+    std::string().swap(conn.current.request.body);  // the answer needs none of it
     conn.current.answer = error_response(error, conn.current.request.request_id);
     conn.current.route = nullptr;
     conn.current.close_after = true;
@@ -117,21 +125,98 @@ void on_head(Conn& conn, std::string_view text, const ReadContext& context) {
     conn.continue_owed = head->expect_continue;
 }
 
+Result<void> write_all(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return fail_errno("write", "spooled request body", errno,
+                              ErrorCode::kServiceUnavailable);
+        }
+        bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return {};
+}
+
+// The body of a spooling route could not be stored: 503 (retryable), and the connection
+// closes, since the rest of the body will not be read.
+void refuse_spool(Conn& conn, const Error& cause) {
+    spdlog::error("http: {} {} {}: cannot spool the request body: {}",
+                  conn.current.request.request_id, conn.current.request.method,
+                  conn.current.request.path, cause.message());
+    const int err = cause.sys_errno();
+    const char* description = err != 0 ? strerrordesc_np(err) : nullptr;
+    refuse(conn, Error(ErrorCode::kServiceUnavailable,
+                       fmt::format("the server could not store the request body ({}: {}, {}); "
+                                   "retry later",
+                                   cause.syscall(), errno_name(err),
+                                   description != nullptr ? description : "?")));
+}
+
+bool spooling(const Conn& conn) {
+    return conn.keep_body && conn.current.route != nullptr && conn.current.route->spool;
+}
+
+// A spooling route's body, after each piece read: once past the threshold, the bytes go to
+// the spool file, written every kSpoolFlush bytes and at the end, so memory stays bounded
+// however large the body. `done`: the body is complete; a spooled one becomes
+// request.body_file. False when the file could not be created or written (the request is
+// then refused).
+bool spill(Conn& conn, const ReadContext& context, bool done) {
+    Request& request = conn.current.request;
+    std::string& pending = request.body;
+    if (!conn.spool) {
+        if (pending.size() <= context.spool_threshold) return true;  // small: stays in memory
+        auto fd = open_spool_file(context.spool_dir);
+        if (!fd) {
+            refuse_spool(conn, fd.error());
+            return false;
+        }
+        conn.spool = std::make_shared<BodyFile>();
+        conn.spool->fd = std::move(*fd);
+    }
+    if (pending.size() >= kSpoolFlush || (done && !pending.empty())) {
+        if (auto written = write_all(conn.spool->fd.get(), pending); !written) {
+            refuse_spool(conn, written.error());
+            return false;
+        }
+        conn.spool->size += pending.size();
+        if (pending.capacity() > 2 * kSpoolFlush) {
+            // The in-memory start of the body grew past the threshold: give it back.
+            std::string fresh;
+            fresh.reserve(kSpoolFlush + 16 * 1024);
+            pending.swap(fresh);
+        } else {
+            pending.clear();
+        }
+    }
+    if (done) {
+        std::string().swap(pending);
+        request.body_file = std::move(conn.spool);
+    }
+    return true;
+}
+
 // Reads body bytes from the front of data.
-void read_body(Conn& conn, std::string_view& data) {
+void read_body(Conn& conn, std::string_view& data, const ReadContext& context) {
     std::string* sink = conn.keep_body ? &conn.current.request.body : nullptr;
+    const bool spool = spooling(conn);
     if (!conn.chunked) {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(conn.body_left, data.size()));
         if (sink != nullptr) sink->append(data.data(), n);
         data.remove_prefix(n);
         conn.body_left -= n;
-        if (conn.body_left == 0) finish_current(conn);
+        const bool done = conn.body_left == 0;
+        if (spool && !spill(conn, context, done)) return;
+        if (done) finish_current(conn);
         return;
     }
     switch (conn.chunked->feed(data, sink)) {
         case wire::ChunkedDecoder::Status::kMore:
+            if (spool) spill(conn, context, false);
             return;
         case wire::ChunkedDecoder::Status::kDone:
+            if (spool && !spill(conn, context, true)) return;
             finish_current(conn);
             return;
         case wire::ChunkedDecoder::Status::kTooLarge:
@@ -175,11 +260,27 @@ bool read_head(Conn& conn, std::string_view& data) {
 
 }  // namespace
 
+Result<UniqueFd> open_spool_file(const std::string& dir) {
+    const std::string where = dir.empty() ? std::string("/tmp") : dir;
+    UniqueFd fd(::open(where.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (fd) return fd;
+    if (errno != EOPNOTSUPP && errno != EISDIR) {
+        return fail_errno("open", where, errno, ErrorCode::kServiceUnavailable);
+    }
+    // No O_TMPFILE on this file system (EISDIR: a kernel that predates it): a named file,
+    // unlinked at once. It cannot be linked back into a folder; copies still work.
+    std::string name = where + "/.orchagent-body-XXXXXX";
+    fd = UniqueFd(::mkostemp(name.data(), O_CLOEXEC));
+    if (!fd) return fail_errno("mkostemp", name, errno, ErrorCode::kServiceUnavailable);
+    ::unlink(name.c_str());
+    return fd;
+}
+
 bool read_input(Conn& conn, std::string_view data, const ReadContext& context) {
     while (!data.empty()) {
         if (conn.phase == Conn::Phase::kDiscard) return true;
         if (conn.phase == Conn::Phase::kBody) {
-            read_body(conn, data);
+            read_body(conn, data, context);
             continue;
         }
         if (conn.ready.size() >= kMaxPipeline) {
@@ -214,6 +315,8 @@ uint64_t drop_unanswered(Conn& conn) {
     conn.ready.clear();
     if (conn.phase == Conn::Phase::kBody) ++dropped;
     conn.phase = Conn::Phase::kDiscard;
+    conn.spool.reset();
+    conn.current = Item{};
     conn.stash.clear();
     conn.open_requests -= std::min(dropped, conn.open_requests);
     return dropped;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -47,10 +48,19 @@ struct ReadContext {
     uint64_t max_body_cap;
     bool draining;  // new requests get 503 and the connection closes
     Metrics& metrics;
+    const std::string& spool_dir;  // ServerOptions::spool_dir
+    uint64_t spool_threshold;      // ServerOptions::spool_threshold
 };
 
 inline constexpr size_t kMaxPipeline = 8;       // parsed requests waiting per connection
 inline constexpr size_t kMaxStash = 64 * 1024;  // unparsed bytes held past that depth
+// A spooled body is written to its file in pieces of about this size (fewer write(2)s than
+// one per 4 KiB read, and a bounded buffer).
+inline constexpr size_t kSpoolFlush = 64 * 1024;
+
+// An anonymous file for a spooled body in `dir` ("" is /tmp): O_TMPFILE, or, on a file
+// system without it, a mkostemp() file unlinked at once. Errors are SERVICE_UNAVAILABLE.
+Result<UniqueFd> open_spool_file(const std::string& dir);
 
 struct Conn {
     // Set before the connection is shared, then read-only.
@@ -75,7 +85,10 @@ struct Conn {
     Item current;              // the request whose body is being read
     uint64_t body_left = 0;    // Content-Length framing
     std::optional<wire::ChunkedDecoder> chunked;
-    bool keep_body = false;      // false: the body is read and dropped (404, 405)
+    bool keep_body = false;  // false: the body is read and dropped (404, 405)
+    // A spooling route's body past the threshold: its file (size = bytes written so far);
+    // current.request.body then holds only the bytes not yet written (< ~kSpoolFlush).
+    std::shared_ptr<BodyFile> spool;
     bool continue_owed = false;  // "Expect: 100-continue" to answer when this request is next
     uint64_t requests = 0;       // heads read on this connection
     uint64_t open_requests = 0;  // counted in the in-flight gauge, not answered yet

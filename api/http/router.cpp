@@ -88,8 +88,8 @@ std::vector<std::string_view> split_path(std::string_view path) {
     }
 }
 
-void Router::add(std::string method, std::string pattern, Handler handler,
-                 uint64_t max_body_bytes) {
+void Router::add(std::string method, std::string pattern, Handler handler, uint64_t max_body_bytes,
+                 BodyStorage storage) {
     auto record = [this](Error error) {
         if (!error_) error_ = std::move(error);
     };
@@ -112,6 +112,8 @@ void Router::add(std::string method, std::string pattern, Handler handler,
                 .pattern = std::move(pattern),
                 .handler = std::move(handler),
                 .max_body_bytes = max_body_bytes,
+                .spool = storage == BodyStorage::kSpool ||
+                         (storage == BodyStorage::kAuto && max_body_bytes > kSpoolRoutesOver),
                 .segments = std::move(*segments),
                 .metric_label = {}};
     route.metric_label = escape_label_value(route.pattern);
@@ -129,7 +131,7 @@ void Router::add(std::string method, std::string pattern, Handler handler,
 std::vector<RouteInfo> Router::routes() const {
     std::vector<RouteInfo> out;
     out.reserve(routes_.size());
-    for (const auto& r : routes_) out.push_back({r.method, r.pattern, r.max_body_bytes});
+    for (const auto& r : routes_) out.push_back({r.method, r.pattern, r.max_body_bytes, r.spool});
     return out;
 }
 

@@ -18,11 +18,23 @@ namespace orchagent::http {
 
 inline constexpr uint64_t kDefaultMaxBody = 1 << 20;
 
+// Where a route's request bodies are kept while they arrive (docs/http.md, "Spooled request
+// bodies").
+enum class BodyStorage {
+    kAuto,    // kSpool when the route's limit is over kSpoolRoutesOver, else kMemory
+    kMemory,  // always Request::body
+    kSpool,   // Request::body up to ServerOptions::spool_threshold, else Request::body_file
+};
+// Routes allowing more than this spool by default (the upload and call routes, 26 MiB);
+// smaller ones (publishing, 4 MiB) keep their bodies in memory, where handlers read `body`.
+inline constexpr uint64_t kSpoolRoutesOver = 8ull << 20;
+
 struct Route {
     std::string method;
     std::string pattern;
     Handler handler;
     uint64_t max_body_bytes;
+    bool spool;  // BodyStorage resolved: large bodies go to a file
     // The pattern's segments; a "{name}" segment is stored as its name with is_param set.
     struct Segment {
         std::string text;
@@ -45,9 +57,10 @@ class Router {
     // pattern: "/agents/{id}/upload"; a {name} segment matches one non-empty segment; literal
     // segments win over {params} when both match ("/agents/x" vs "/agents/{id}"). A malformed
     // pattern or a second route of the same method and shape is not added; check() reports it
-    // (Server::start refuses such a router).
+    // (Server::start refuses such a router). A spooling route's handler must read the body
+    // with Request::for_each_body_chunk or body_text (Request::body is empty when spooled).
     void add(std::string method, std::string pattern, Handler handler,
-             uint64_t max_body_bytes = kDefaultMaxBody);
+             uint64_t max_body_bytes = kDefaultMaxBody, BodyStorage storage = BodyStorage::kAuto);
 
     std::vector<RouteInfo> routes() const;  // in registration order
 

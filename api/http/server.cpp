@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <thread>
 #include <unordered_map>
@@ -171,6 +172,14 @@ Result<std::unique_ptr<Server>> Server::start(std::shared_ptr<const Router> rout
         options.workers = 2 * std::max(1u, std::thread::hardware_concurrency());
     }
     if (!metrics) metrics = std::make_shared<Metrics>();
+    const auto routes = router->routes();
+    if (std::any_of(routes.begin(), routes.end(), [](const RouteInfo& r) { return r.spool; })) {
+        // Not fatal: the folder may appear later; until then large bodies get 503.
+        if (auto probe = open_spool_file(options.spool_dir); !probe) {
+            spdlog::warn("http: large request bodies cannot be spooled: {}",
+                         probe.error().message());
+        }
+    }
 
     std::unique_ptr<Server> server(new Server());
     server->core_ = std::make_unique<ServerCore>(std::move(router), options, std::move(metrics));

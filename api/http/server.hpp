@@ -31,6 +31,11 @@ struct ServerOptions {
                                                  // first byte); past it the connection closes
     std::chrono::seconds body_timeout{60};       // end of head to end of body
     std::chrono::seconds keepalive_timeout{60};  // idle time between requests
+    // Bodies of spooling routes (router.hpp, BodyStorage) past spool_threshold bytes are
+    // written, as they arrive, to an anonymous O_TMPFILE file in spool_dir (empty: /tmp).
+    // A file that cannot be created or written answers 503 SERVICE_UNAVAILABLE and closes.
+    std::string spool_dir;
+    uint64_t spool_threshold = 256 * 1024;
 };
 
 struct ServerCore;

@@ -105,7 +105,12 @@ void ServerCore::on_input(const std::shared_ptr<Conn>& conn, std::string_view da
     {
         std::lock_guard lock(conn->mutex);
         if (conn->closed || conn->closing) return;  // closing: the rest is dropped unread
-        const ReadContext context{*router, options.max_body_cap, draining.load(), *metrics};
+        const ReadContext context{.router = *router,
+                                  .max_body_cap = options.max_body_cap,
+                                  .draining = draining.load(),
+                                  .metrics = *metrics,
+                                  .spool_dir = options.spool_dir,
+                                  .spool_threshold = options.spool_threshold};
         if (!read_input(*conn, data, context)) {
             spdlog::warn("http: {} pipelined more than {} KiB ahead; closing", conn->peer,
                          kMaxStash / 1024);
@@ -152,7 +157,12 @@ void ServerCore::progress(const std::shared_ptr<Conn>& conn, Post& post) {
         if (conn->stash.empty()) return;
         const std::string stash = std::move(conn->stash);
         conn->stash.clear();
-        const ReadContext context{*router, options.max_body_cap, draining.load(), *metrics};
+        const ReadContext context{.router = *router,
+                                  .max_body_cap = options.max_body_cap,
+                                  .draining = draining.load(),
+                                  .metrics = *metrics,
+                                  .spool_dir = options.spool_dir,
+                                  .spool_threshold = options.spool_threshold};
         if (!read_input(*conn, stash, context)) {
             forget_unanswered(*conn);
             abort(*conn);
@@ -241,6 +251,9 @@ void ServerCore::run_item(const std::shared_ptr<Conn>& conn, Item& item) {
         response = error_response(Error(ErrorCode::kInternalError, "internal error"),
                                   item.request.request_id);
     }
+    // A spooled body's file closes (and, being anonymous, vanishes) before the answer goes
+    // out, unless the handler kept a reference.
+    item.request.body_file.reset();
     if (response.status < 100 || response.status > 599) {
         spdlog::error("http: {} {} (route {}): handler answered status {}", item.request.request_id,
                       item.request.method, item.request.route, response.status);

@@ -325,6 +325,15 @@ TEST_F(Calls, IdempotencyKeyReplaysRefusesMismatchAndConflicts) {
     EXPECT_EQ(conflict.error_code(), "CONFLICT");
     EXPECT_EQ(call("/local/slow-once/v1/run", "{}", {slow}).status, 504);  // the first's answer
     EXPECT_EQ(call("/local/once/v1/run", "{}", {"Idempotency-Key: " + std::string(300, 'k')}).status, 400);
+    // Large bodies (spooled to disk by the HTTP layer) are compared by their bytes too.
+    const std::string big = "Idempotency-Key: big-" + random_hex(4);
+    const std::string pad(400 * 1024, 'x');
+    Reply big1 = call("/local/once/v1/run", Json{{"pad", pad}, {"n", 1}}.dump(), {big});
+    ASSERT_EQ(big1.status, 200) << big1.body.substr(0, 300);
+    EXPECT_EQ(call("/local/once/v1/run", Json{{"pad", pad}, {"n", 2}}.dump(), {big}).status, 422);
+    EXPECT_EQ(call("/local/once/v1/run", Json{{"pad", pad}, {"n", 1}}.dump(), {big})
+                  .header("idempotent-replayed"),
+              "true");
 }
 
 TEST_F(Calls, ACrashingAgentIsSandboxErrorWithItsStderrTail) {

@@ -3,20 +3,25 @@
 #include "api/http/server.hpp"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <future>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
@@ -796,6 +801,299 @@ TEST_F(ServerTest, StartFailsOnAPortInUse) {
     EXPECT_FALSE(second.has_value());
 }
 
+// --- 8. spooled bodies ----------------------------------------------------------------------
+
+// What a spooling route's handler saw of its last request.
+struct SeenBody {
+    std::mutex mutex;
+    int calls = 0;
+    bool in_file = false;
+    bool body_empty = false;
+    uint64_t size = 0;
+    nlink_t links = 99;     // of the spool file: 0 for an anonymous one
+    std::string file_path;  // readlink of its descriptor
+    std::string bytes;      // read back with for_each_body_chunk
+    size_t largest_chunk = 0;
+};
+
+Handler spool_handler(std::shared_ptr<SeenBody> seen) {
+    return [seen](Request& r) {
+        std::lock_guard lock(seen->mutex);
+        seen->calls++;
+        seen->in_file = r.body_file != nullptr;
+        seen->body_empty = r.body.empty();
+        seen->size = r.body_size();
+        seen->file_path.clear();
+        if (r.body_file) {
+            struct stat st {};
+            if (::fstat(r.body_file->fd.get(), &st) == 0) seen->links = st.st_nlink;
+            char target[4096] = {};
+            const std::string link = fmt::format("/proc/self/fd/{}", r.body_file->fd.get());
+            const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+            if (n > 0) seen->file_path.assign(target, static_cast<size_t>(n));
+        }
+        seen->bytes.clear();
+        seen->largest_chunk = 0;
+        auto read = r.for_each_body_chunk([&](std::string_view chunk) -> Result<void> {
+            seen->bytes.append(chunk);
+            seen->largest_chunk = std::max(seen->largest_chunk, chunk.size());
+            return {};
+        });
+        if (!read) return error_response(read.error(), r.request_id);
+        return text(std::to_string(r.body_size()));
+    };
+}
+
+std::string random_bytes(size_t n, uint32_t seed) {
+    std::string out(n, '\0');
+    uint32_t x = seed;
+    for (char& c : out) {
+        x = x * 1664525u + 1013904223u;
+        c = static_cast<char>(x >> 24);
+    }
+    return out;
+}
+
+// Descriptors of this process, and those open on a file in `dir`.
+size_t count_fds() {
+    size_t n = 0;
+    DIR* d = ::opendir("/proc/self/fd");
+    if (d == nullptr) return 0;
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] != '.') ++n;
+    }
+    ::closedir(d);
+    return n - 1;  // opendir's own
+}
+
+size_t fds_into(const std::string& dir) {
+    size_t n = 0;
+    DIR* d = ::opendir("/proc/self/fd");
+    if (d == nullptr) return 0;
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        char target[4096] = {};
+        const std::string link = fmt::format("/proc/self/fd/{}", e->d_name);
+        const ssize_t len = ::readlink(link.c_str(), target, sizeof target - 1);
+        if (len > 0 && std::string_view(target, static_cast<size_t>(len)).starts_with(dir + "/")) {
+            ++n;
+        }
+    }
+    ::closedir(d);
+    return n;
+}
+
+// Waits up to 3 s for `f()` to hold (the server closes descriptors on its own threads).
+template <typename F>
+bool eventually(F f) {
+    const auto deadline = Clock::now() + 3s;
+    while (!f()) {
+        if (Clock::now() > deadline) return false;
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
+}
+
+// Sends `bytes` in pieces of the given sizes (cycled), pausing now and then so that the
+// server sees them in separate reads.
+bool send_in_pieces(Client& c, std::string_view bytes, const std::vector<size_t>& sizes) {
+    for (size_t i = 0; !bytes.empty(); ++i) {
+        const size_t n = std::min(bytes.size(), sizes[i % sizes.size()]);
+        if (!c.send(bytes.substr(0, n))) return false;
+        bytes.remove_prefix(n);
+        if (i % 3 == 0) std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
+class SpoolTest : public ServerTest {
+  protected:
+    void SetUp() override {
+        ServerTest::SetUp();
+        char dir[] = "/tmp/spool-test-XXXXXX";
+        ASSERT_NE(::mkdtemp(dir), nullptr);
+        dir_ = dir;
+        seen_ = std::make_shared<SeenBody>();
+        router_->add("POST", "/spool", spool_handler(seen_), 4 << 20, BodyStorage::kSpool);
+        router_->add("POST", "/memory", spool_handler(seen_), 4 << 20, BodyStorage::kMemory);
+    }
+    void TearDown() override {
+        ServerTest::TearDown();
+        EXPECT_EQ(::rmdir(dir_.c_str()), 0) << "something was left in " << dir_;
+    }
+    void start_spooling(std::string dir = "", uint64_t threshold = 64 * 1024) {
+        ServerOptions options;
+        options.spool_dir = dir.empty() ? dir_ : dir;
+        options.spool_threshold = threshold;
+        start(options);
+    }
+    static std::string post(std::string_view path, size_t length) {
+        return fmt::format("POST {} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", path,
+                           length);
+    }
+
+    std::string dir_;
+    std::shared_ptr<SeenBody> seen_;
+};
+
+TEST_F(SpoolTest, LargeBodyReachesTheHandlerAsAnAnonymousFileWithTheExactBytes) {
+    start_spooling();
+    const std::string body = random_bytes((1 << 20) + 3, 1);
+    Client c(port());
+    // The body is followed, in the same stream, by a second request: the reader must stop
+    // at the body's end and go on.
+    const std::string bytes = post("/spool", body.size()) + body + get("/ping");
+    ASSERT_TRUE(send_in_pieces(c, bytes, {1, 7, 4093, 65537, 333, 100003}));
+    auto reply = c.read();
+    ASSERT_TRUE(reply);
+    ASSERT_EQ(reply->status, 200) << reply->body;
+    EXPECT_EQ(reply->body, std::to_string(body.size()));
+    auto ping = c.read();
+    ASSERT_TRUE(ping);
+    EXPECT_EQ(ping->body, "pong");
+
+    std::lock_guard lock(seen_->mutex);
+    EXPECT_TRUE(seen_->in_file);
+    EXPECT_TRUE(seen_->body_empty);
+    EXPECT_EQ(seen_->size, body.size());
+    EXPECT_EQ(seen_->links, 0u);  // O_TMPFILE: no name anywhere
+    EXPECT_TRUE(seen_->file_path.starts_with(dir_ + "/")) << seen_->file_path;
+    EXPECT_LE(seen_->largest_chunk, kBodyChunk);
+    EXPECT_TRUE(seen_->bytes == body) << "the spooled bytes differ from those sent";
+}
+
+TEST_F(SpoolTest, ChunkedLargeBodyIsSpooledExactlyWhateverTheSplit) {
+    start_spooling();
+    const std::string body = random_bytes(700001, 2);
+    std::string wire = "POST /spool HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const std::vector<size_t> chunk_sizes = {1, 3, 4095, 70001, 333, 65536, 131071};
+    size_t at = 0;
+    for (size_t i = 0; at < body.size(); ++i) {
+        const size_t n = std::min(body.size() - at, chunk_sizes[i % chunk_sizes.size()]);
+        wire += fmt::format("{:x}{}\r\n", n, i == 2 ? ";ext=1" : "");
+        wire.append(body, at, n);
+        wire += "\r\n";
+        at += n;
+    }
+    wire += "0\r\nTrailer: x\r\n\r\n";
+    Client c(port());
+    ASSERT_TRUE(send_in_pieces(c, wire, {2, 4097, 9, 65535, 77777, 1}));
+    auto reply = c.read();
+    ASSERT_TRUE(reply);
+    ASSERT_EQ(reply->status, 200) << reply->body;
+    std::lock_guard lock(seen_->mutex);
+    EXPECT_TRUE(seen_->in_file);
+    EXPECT_EQ(seen_->size, body.size());
+    EXPECT_TRUE(seen_->bytes == body) << "the spooled bytes differ from those sent";
+}
+
+TEST_F(SpoolTest, BodiesUpToTheThresholdStayInMemory) {
+    start_spooling("", 64 * 1024);
+    for (size_t size : {size_t{0}, size_t{10}, size_t{64 * 1024}, size_t{64 * 1024 + 1}}) {
+        const std::string body = random_bytes(size, 3);
+        auto reply = once(post("/spool", body.size()) + body);
+        ASSERT_TRUE(reply);
+        ASSERT_EQ(reply->status, 200) << reply->body;
+        std::lock_guard lock(seen_->mutex);
+        EXPECT_EQ(seen_->in_file, size > 64 * 1024) << size;
+        EXPECT_EQ(seen_->size, size);
+        EXPECT_TRUE(seen_->bytes == body) << size;
+    }
+    // A route that keeps bodies in memory does so whatever their size.
+    const std::string body = random_bytes(1 << 20, 4);
+    auto reply = once(post("/memory", body.size()) + body);
+    ASSERT_TRUE(reply);
+    ASSERT_EQ(reply->status, 200) << reply->body;
+    std::lock_guard lock(seen_->mutex);
+    EXPECT_FALSE(seen_->in_file);
+    EXPECT_FALSE(seen_->body_empty);
+    EXPECT_TRUE(seen_->bytes == body);
+}
+
+TEST_F(SpoolTest, MissingSpoolDirIs503AndCloses) {
+    start_spooling(dir_ + "/missing");
+    Client c(port());
+    ASSERT_TRUE(c.send(post("/spool", 1 << 20)));
+    ASSERT_TRUE(c.send(random_bytes(128 * 1024, 5)));  // past the threshold: the file is due
+    auto reply = c.read();
+    ASSERT_TRUE(reply);
+    expect_envelope(*reply, 503, "SERVICE_UNAVAILABLE");
+    const Json error = Json::parse(reply->body)["error"];
+    EXPECT_TRUE(error["is_retryable"].get<bool>());
+    const std::string message = error["message"];
+    EXPECT_NE(message.find("could not store the request body"), std::string::npos) << message;
+    EXPECT_NE(message.find("ENOENT"), std::string::npos) << message;
+    EXPECT_EQ(reply->header("retry-after"), "1");
+    EXPECT_EQ(reply->header("connection"), "close");
+    EXPECT_TRUE(c.closed_by_server());
+    {
+        std::lock_guard lock(seen_->mutex);
+        EXPECT_EQ(seen_->calls, 0);
+    }
+    // Bodies under the threshold never need the folder.
+    auto small = once(post("/spool", 5) + "hello");
+    ASSERT_TRUE(small);
+    EXPECT_EQ(small->status, 200);
+}
+
+TEST_F(SpoolTest, SpoolWriteErrorIs503AndCloses) {
+    // A file size limit makes write(2) fail past 192 KiB (EFBIG), as a full disk would.
+    start_spooling("", 64 * 1024);
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+    auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = old;
+    small.rlim_cur = 192 * 1024;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    Client c(port());
+    ASSERT_TRUE(c.send(post("/spool", 1 << 20)));
+    for (int i = 0; i < 16 && c.send(random_bytes(64 * 1024, 6)); ++i) {
+    }
+    auto reply = c.read();
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+    ASSERT_TRUE(reply);
+    expect_envelope(*reply, 503, "SERVICE_UNAVAILABLE");
+    const std::string message = Json::parse(reply->body)["error"]["message"];
+    EXPECT_NE(message.find("write: EFBIG"), std::string::npos) << message;
+    EXPECT_TRUE(c.closed_by_server());
+    EXPECT_TRUE(eventually([&] { return fds_into(dir_) == 0; }));
+    std::lock_guard lock(seen_->mutex);
+    EXPECT_EQ(seen_->calls, 0);
+}
+
+TEST_F(SpoolTest, NoDescriptorOutlivesItsRequest) {
+    start_spooling();
+    const size_t before = count_fds();
+    {
+        // Answered requests, one per connection.
+        for (uint32_t i = 0; i < 3; ++i) {
+            const std::string body = random_bytes(300 * 1024 + i, 7 + i);
+            auto reply = once(post("/spool", body.size()) + body);
+            ASSERT_TRUE(reply);
+            ASSERT_EQ(reply->status, 200);
+            EXPECT_TRUE(eventually([&] { return fds_into(dir_) == 0; }));
+        }
+        // A client that hangs up half-way through its body.
+        Client gone(port());
+        ASSERT_TRUE(gone.send(post("/spool", 2 << 20)));
+        ASSERT_TRUE(gone.send(random_bytes(512 * 1024, 11)));
+        EXPECT_TRUE(eventually([&] { return fds_into(dir_) == 1; }));  // being written
+    }
+    EXPECT_TRUE(eventually([&] { return fds_into(dir_) == 0; }));
+    EXPECT_TRUE(eventually([&] { return count_fds() == before; }))
+        << count_fds() << " descriptors, " << before << " before";
+    // A refusal half-way (the body turns out larger than the chunked limit) closes it too.
+    Client c(port());
+    ASSERT_TRUE(c.send("POST /spool HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    ASSERT_TRUE(c.send(fmt::format("80000\r\n{}\r\n", random_bytes(0x80000, 12))));
+    ASSERT_TRUE(c.send("400000\r\n"));  // 512 KiB + 4 MiB: over the route's 4 MiB
+    auto reply = c.read();
+    ASSERT_TRUE(reply);
+    expect_envelope(*reply, 413, "DOCUMENT_TOO_LARGE");
+    EXPECT_TRUE(eventually([&] { return fds_into(dir_) == 0; }));
+}
+
 // --- throughput (run by hand, see docs/http.md) ----------------------------------------------
 
 // Serves GET /json (and POST /upload, up to 64 MiB) on ORCHAGENT_HTTP_BENCH_PORT (default
@@ -808,20 +1106,27 @@ TEST(HttpBench, DISABLED_ServeForWrk) {
         r.body = R"({"status":"ok","version":"0.1.0"})";
         return r;
     });
+    // ORCHAGENT_HTTP_BENCH_SPOOL=0 keeps /upload bodies in memory; otherwise they are spooled
+    // to ORCHAGENT_HTTP_BENCH_SPOOL_DIR (default /tmp) past 256 KiB.
+    const char* spool = std::getenv("ORCHAGENT_HTTP_BENCH_SPOOL");
+    const char* spool_dir = std::getenv("ORCHAGENT_HTTP_BENCH_SPOOL_DIR");
     router->add(
         "POST", "/upload",
         [](Request& request) {
             Response r;
-            r.body = fmt::format(R"({{"bytes":{}}})", request.body.size());
+            r.body = fmt::format(R"({{"bytes":{},"spooled":{}}})", request.body_size(),
+                                 request.body_file != nullptr);
             return r;
         },
-        64 << 20);
+        64 << 20,
+        spool != nullptr && std::string(spool) == "0" ? BodyStorage::kMemory : BodyStorage::kSpool);
     ServerOptions options;
     const char* port = std::getenv("ORCHAGENT_HTTP_BENCH_PORT");
     const char* seconds = std::getenv("ORCHAGENT_HTTP_BENCH_SECONDS");
     const char* workers = std::getenv("ORCHAGENT_HTTP_BENCH_WORKERS");
     options.port = static_cast<uint16_t>(port ? std::atoi(port) : 18080);
     if (workers) options.workers = static_cast<unsigned>(std::atoi(workers));
+    if (spool_dir) options.spool_dir = spool_dir;
     auto metrics = std::make_shared<Metrics>();
     auto server = Server::start(router, options, metrics);
     ASSERT_TRUE(server.has_value()) << server.error().message();
