@@ -22,7 +22,7 @@ using sqlite::Query;
 using sqlite::Transaction;
 using sqlite::Value;
 
-constexpr size_t kReaders = 4;
+constexpr size_t kReaders = 8;
 
 constexpr std::string_view kAgentColumns =
     "a.id, a.org_id, o.slug, a.workspace_id, a.name, a.version, a.version_number, a.type,"
