@@ -100,17 +100,21 @@ void ServerCore::on_disconnect(const std::shared_ptr<Conn>& conn) {
     conns_.erase(conn.get());
 }
 
+ReadContext ServerCore::read_context() const {
+    return ReadContext{.router = *router,
+                       .max_body_cap = options.max_body_cap,
+                       .draining = draining.load(),
+                       .metrics = *metrics,
+                       .spool_dir = options.spool_dir,
+                       .spool_threshold = options.spool_threshold};
+}
+
 void ServerCore::on_input(const std::shared_ptr<Conn>& conn, std::string_view data) {
     Post post;
     {
         std::lock_guard lock(conn->mutex);
         if (conn->closed || conn->closing) return;  // closing: the rest is dropped unread
-        const ReadContext context{.router = *router,
-                                  .max_body_cap = options.max_body_cap,
-                                  .draining = draining.load(),
-                                  .metrics = *metrics,
-                                  .spool_dir = options.spool_dir,
-                                  .spool_threshold = options.spool_threshold};
+        const ReadContext context = read_context();
         if (!read_input(*conn, data, context)) {
             spdlog::warn("http: {} pipelined more than {} KiB ahead; closing", conn->peer,
                          kMaxStash / 1024);
@@ -157,12 +161,7 @@ void ServerCore::progress(const std::shared_ptr<Conn>& conn, Post& post) {
         if (conn->stash.empty()) return;
         const std::string stash = std::move(conn->stash);
         conn->stash.clear();
-        const ReadContext context{.router = *router,
-                                  .max_body_cap = options.max_body_cap,
-                                  .draining = draining.load(),
-                                  .metrics = *metrics,
-                                  .spool_dir = options.spool_dir,
-                                  .spool_threshold = options.spool_threshold};
+        const ReadContext context = read_context();
         if (!read_input(*conn, stash, context)) {
             forget_unanswered(*conn);
             abort(*conn);

@@ -41,6 +41,8 @@ struct ServerCore {
     // Reactor thread, before Pistache closes the fd.
     void on_disconnect(const std::shared_ptr<Conn>& conn);
     // Reactor thread: bytes read from the connection.
+    // What the reader needs of the server for one pass over a connection's input.
+    ReadContext read_context() const;
     void on_input(const std::shared_ptr<Conn>& conn, std::string_view data);
 
     // Drain: closes idle connections and asks busy ones to close after their answers.
