@@ -71,6 +71,8 @@ void register_routes(http::Router& router, App& app) {
     register_agent_routes(router, app);
     register_public_routes(router, app);
     register_call_routes(router, app);
+    register_usage_routes(router, app);
+    register_billing_routes(router, app);
 }
 
 }  // namespace orchagent::api

@@ -62,6 +62,8 @@ void register_agent_routes(http::Router& router, App& app);
 void register_public_routes(http::Router& router, App& app);
 void register_call_routes(http::Router& router, App& app);
 void register_operator_routes(http::Router& router, App& app);
+void register_usage_routes(http::Router& router, App& app);
+void register_billing_routes(http::Router& router, App& app);
 
 // The caller's call rate limit (calls per minute per key; 0: unlimited).
 int64_t rate_limit_for(const App& app, const runtime::Principal& who);

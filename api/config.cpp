@@ -49,6 +49,23 @@ Result<void> load_config_file(const std::string& path, DaemonConfig& c) {
                     c.org_rate_limits[org.first.as<std::string>()] = org.second.as<int64_t>();
                 }
             }
+            else if (key == "calls_per_day") c.calls_per_day = v.as<int64_t>();
+            else if (key == "executions_per_day") c.executions_per_day = v.as<int64_t>();
+            else if (key == "org_plans") {
+                if (!v.IsMap()) return where("must map org slugs to {calls_per_day, executions_per_day}");
+                for (const auto& org : v) {
+                    const std::string slug = org.first.as<std::string>();
+                    if (!org.second.IsMap()) return where(fmt::format("{}: must be a mapping", slug));
+                    DaemonConfig::Plan plan;
+                    for (const auto& field : org.second) {
+                        const std::string name = field.first.as<std::string>("");
+                        if (name == "calls_per_day") plan.calls_per_day = field.second.as<int64_t>();
+                        else if (name == "executions_per_day") plan.executions_per_day = field.second.as<int64_t>();
+                        else return where(fmt::format("{}.{}: unknown key", slug, name));
+                    }
+                    c.org_plans[slug] = plan;
+                }
+            }
             else if (key == "clock_offset_file") c.clock_offset_file = v.as<std::string>();
             else if (key == "port_file") c.port_file = v.as<std::string>();
             else return where("unknown key");
@@ -99,6 +116,19 @@ Result<void> finish_config(DaemonConfig& c) {
             return fail(ErrorCode::kInvalidInput,
                         fmt::format("org_rate_limits.{}: must be 0 to 10000000", slug));
         }
+    }
+    auto check_plan = [](std::string_view name, int64_t v) -> Result<void> {
+        if (v < 0 || v > 1'000'000'000) {
+            return fail(ErrorCode::kInvalidInput, fmt::format("{}: must be 0 to 1000000000", name));
+        }
+        return {};
+    };
+    if (auto r = check_plan("calls_per_day", c.calls_per_day); !r) return r;
+    if (auto r = check_plan("executions_per_day", c.executions_per_day); !r) return r;
+    for (const auto& [slug, plan] : c.org_plans) {
+        if (auto r = check_plan(fmt::format("org_plans.{}.calls_per_day", slug), plan.calls_per_day); !r) return r;
+        if (auto r = check_plan(fmt::format("org_plans.{}.executions_per_day", slug), plan.executions_per_day); !r)
+            return r;
     }
     if (c.max_timeout_seconds < 1 || c.max_timeout_seconds > 3600)
         return fail(ErrorCode::kInvalidInput, "max_timeout_seconds: must be 1 to 3600");

@@ -24,6 +24,14 @@ struct DaemonConfig {
     unsigned max_timeout_seconds = 300;     // operator cap on any call's deadline
     int64_t rate_limit_per_minute = 1000;   // agent calls per key and minute; 0: unlimited
     std::map<std::string, int64_t> org_rate_limits;  // org slug -> calls per minute
+    // Plan limits per UTC day (0: none), and per-org overrides by slug.
+    int64_t calls_per_day = 0;
+    int64_t executions_per_day = 0;
+    struct Plan {
+        int64_t calls_per_day = 0;
+        int64_t executions_per_day = 0;
+    };
+    std::map<std::string, Plan> org_plans;
     std::string clock_offset_file;          // tests: seconds added to the clock (see Clock)
     std::string port_file;                  // when set, the bound port is written there
 };

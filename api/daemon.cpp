@@ -147,10 +147,13 @@ int serve(const DaemonConfig& config) {
     // One id per data folder and store: a restarted daemon finds the calls it left running.
     const std::string instance_id = sha256_hex(fs::absolute(config.data_dir).string() + "\n" +
                                                config.store).substr(0, 16);
-    runtime::Calls calls(**store, clock, agents, cache, **executor,
-                         {.max_running = config.max_running_calls,
-                          .max_waiting = config.max_waiting_calls},
-                         instance_id);
+    runtime::CallLimits limits{.max_running = config.max_running_calls,
+                               .max_waiting = config.max_waiting_calls,
+                               .plan = {config.calls_per_day, config.executions_per_day}};
+    for (const auto& [slug, plan] : config.org_plans) {
+        limits.org_plans[slug] = {plan.calls_per_day, plan.executions_per_day};
+    }
+    runtime::Calls calls(**store, clock, agents, cache, **executor, limits, instance_id);
     if (auto n = calls.recover(); !n) {
         return report(n.error());
     } else if (*n > 0) {

@@ -51,6 +51,54 @@ Calls::Calls(store::Store& store, const Clock& clock, Agents& agents, BundleCach
       limits_(limits),
       instance_id_(std::move(instance_id)) {}
 
+PlanLimits Calls::plan_for(const store::Org& org) const {
+    if (auto it = limits_.org_plans.find(org.slug); it != limits_.org_plans.end()) return it->second;
+    return limits_.plan;
+}
+
+int64_t Calls::price_for(const Principal& caller, const store::Agent& agent) {
+    if (agent.org_id == caller.org.id || agent.pricing_mode != "per_call") return 0;
+    return std::max<int64_t>(agent.price_per_call_cents, 0);
+}
+
+store::CallStart Calls::start_of(const Principal& caller, const store::Agent& agent) const {
+    const PlanLimits plan = plan_for(caller.org);
+    return {.calls_per_day = plan.calls_per_day,
+            .executions_per_day = plan.executions_per_day,
+            .execution = parse_view(agent).value("execution_engine", Json(nullptr)) != Json("direct_llm"),
+            .price_cents = price_for(caller, agent)};
+}
+
+CallResponse Calls::refusal(const store::StartOutcome& outcome, const store::CallStart& start,
+                            const CallContext& context) const {
+    if (outcome.refusal == store::StartRefusal::kInsufficientCredits) {
+        CallResponse r = error_envelope(
+            Error(ErrorCode::kInsufficientCredits,
+                  fmt::format("this agent costs {} cents per call and your balance is {} cents;"
+                              " add credits with POST /billing/checkout",
+                              start.price_cents, outcome.balance_cents)),
+            context.request_id);
+        r.body["error"]["balance_cents"] = outcome.balance_cents;
+        r.body["error"]["price_cents"] = start.price_cents;
+        return r;
+    }
+    const bool calls = outcome.refusal == store::StartRefusal::kCallsPerDay;
+    const int64_t now = clock_.now_ms();
+    const int64_t next_day = (now / 86'400'000 + 1) * 86'400'000;
+    const int64_t retry_after = std::max<int64_t>(1, (next_day - now + 999) / 1000);
+    CallResponse r = error_envelope(
+        Error(ErrorCode::kRateLimited,
+              fmt::format("your plan allows {} {} per day (UTC) and today's are used; retry in {} s",
+                          outcome.limit, calls ? "calls" : "executions", retry_after)),
+        context.request_id);
+    r.body["error"]["limit"] = outcome.limit;
+    r.body["error"]["retry_after_seconds"] = retry_after;
+    for (auto& [name, value] : r.headers) {
+        if (name == "Retry-After") value = std::to_string(retry_after);
+    }
+    return r;
+}
+
 Result<int64_t> Calls::recover() { return store_.fail_running_calls(instance_id_, clock_.now_ms()); }
 
 Result<store::Agent> Calls::resolve(const Principal& caller, std::string_view org,
@@ -160,7 +208,7 @@ CallResponse Calls::refuse(const Principal& caller, const store::Agent& agent,
     record.error_code = std::string(error.info().code);
     record.http_status = response.status;
     record.completed_at = now;
-    if (auto r = store_.begin_call(record); !r) {
+    if (auto r = store_.record_calls({record}); !r) {
         return error_envelope(r.error().with_context("recording the call"), context.request_id);
     }
     response.run_id = record.id;
@@ -178,6 +226,7 @@ CallResponse Calls::call(const Principal& caller, const store::Agent& agent,
     // A waiting call gives up at its caller's deadline (TIMEOUT) or after max_wait_ms.
     bool admitted = false;
     bool queue_full = false;
+    bool started_run = false;
     {
         std::unique_lock lock(admit_mutex_);
         if (admitted_ < limits_.max_running) {
@@ -211,14 +260,23 @@ CallResponse Calls::call(const Principal& caller, const store::Agent& agent,
             --admitted_;
             admit_cv_.notify_one();
         });
-        // The record exists before the run starts: a crash leaves it "running", and the
-        // next start marks it failed.
-        if (auto r = store_.begin_call(record); !r) {
-            return error_envelope(r.error().with_context("recording the call"), context.request_id);
+        // The record exists before the run starts, with the plan counted and the price
+        // reserved in the same transaction: a crash leaves it "running", and the next start
+        // marks it failed and refunds the reservation.
+        const store::CallStart start = start_of(caller, agent);
+        auto outcome = store_.start_call(record, start);
+        if (!outcome) {
+            return error_envelope(outcome.error().with_context("recording the call"), context.request_id);
         }
-        running_++;
-        response = run_admitted(caller, agent, input, context, options, record);
-        running_--;
+        if (outcome->refusal != store::StartRefusal::kNone) {
+            response = refusal(*outcome, start, context);
+        } else {
+            started_run = true;
+            record.price_cents = start.price_cents;
+            running_++;
+            response = run_admitted(caller, agent, input, context, options, record);
+            running_--;
+        }
     }
 
     const int64_t finished = clock_.now_ms();
@@ -234,12 +292,12 @@ CallResponse Calls::call(const Principal& caller, const store::Agent& agent,
     }
     response.run_id = record.id;
     response.headers.emplace_back("x-run-id", record.id);
-    if (admitted) {
+    if (started_run) {
         if (auto r = store_.finish_call(record); !r) {
             return error_envelope(r.error().with_context("recording the call"), context.request_id);
         }
     } else {
-        (void)store_.begin_call(record);  // a refused call is recorded complete at once
+        (void)store_.record_calls({record});  // a refused call is recorded complete at once
     }
     // Deprecated versions say so on every answer.
     if (agent.deprecated_at) {
@@ -289,6 +347,7 @@ CallResponse Calls::run_admitted(const Principal&, const store::Agent& agent,
     if (ran->ran && ran->jail.exit_code >= 0) record.exit_code = ran->jail.exit_code;
     record.stdout_text = cut(ran->jail.stdout_data);
     record.stderr_text = cut(ran->jail.stderr_tail);
+    record.executed = ran->ran;
 
     const int64_t processing = clock_.now_ms() - options.accepted_at_ms;
     CallResponse response;

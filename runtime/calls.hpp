@@ -23,10 +23,19 @@ namespace orchagent::runtime {
 inline constexpr size_t kUsageOutputBytes = 10 * 1024;  // stdout/stderr kept per record
 inline constexpr uint64_t kMaxUploadFileBytes = 25ull << 20;  // one uploaded file
 
+// Per-org daily limits (UTC days); 0 is no limit. `calls` counts calls admitted to run,
+// `executions` those that run the jail (code agents; prompt agents are calls only).
+struct PlanLimits {
+    int64_t calls_per_day = 0;
+    int64_t executions_per_day = 0;
+};
+
 struct CallLimits {
     uint32_t max_running = 4;  // calls in the jail at once
     uint32_t max_waiting = 64;  // calls waiting for a turn; beyond it SERVICE_UNAVAILABLE
     int64_t max_wait_ms = 300'000;  // a turn not given by then (or by the caller's deadline)
+    PlanLimits plan;                               // every org's, unless
+    std::map<std::string, PlanLimits> org_plans;  // by org slug
 };
 
 // What the HTTP layer sends back.
@@ -70,6 +79,12 @@ class Calls {
     // Marks the calls a previous life of this daemon left running (after a crash).
     Result<int64_t> recover();
 
+    // The plan limits of an org (CallLimits::org_plans, else the default).
+    PlanLimits plan_for(const store::Org& org) const;
+    // What a call by `caller` to `agent` costs the caller: the agent's price when it is
+    // paid and of another org, else 0.
+    static int64_t price_for(const Principal& caller, const store::Agent& agent);
+
     uint32_t running() const { return running_.load(); }
     const std::string& instance_id() const { return instance_id_; }
 
@@ -77,6 +92,11 @@ class Calls {
     // A "running" record of a call by `caller` to `agent`.
     store::UsageRecord new_record(const Principal& caller, const store::Agent& agent,
                                   const CallContext& context, int64_t started) const;
+    store::CallStart start_of(const Principal& caller, const store::Agent& agent) const;
+    // The answer to a call start_call refused: plan limit (RATE_LIMITED until the next UTC
+    // midnight) or INSUFFICIENT_CREDITS with the balance and the price.
+    CallResponse refusal(const store::StartOutcome& outcome, const store::CallStart& start,
+                         const CallContext& context) const;
     Result<manifest::AgentManifest> manifest_of(const store::Agent& agent,
                                                 const std::string& bundle_dir);
     CallResponse run_admitted(const Principal& caller, const store::Agent& agent,

@@ -33,6 +33,8 @@ Result<void> Query::bind(const std::vector<Value>& values) {
             rc = sqlite3_bind_null(stmt_, i);
         } else if (auto* n = std::get_if<int64_t>(&v)) {
             rc = sqlite3_bind_int64(stmt_, i, *n);
+        } else if (auto* d = std::get_if<double>(&v)) {
+            rc = sqlite3_bind_double(stmt_, i, *d);
         } else {
             auto s = std::get<std::string_view>(v);
             rc = sqlite3_bind_text64(stmt_, i, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);

@@ -19,7 +19,7 @@ namespace orchagent::store::sqlite {
 
 struct Null {};
 // A value bound to a `?` parameter.
-using Value = std::variant<Null, int64_t, std::string_view>;
+using Value = std::variant<Null, int64_t, double, std::string_view>;
 
 inline Value opt(const std::optional<int64_t>& v) { return v ? Value(*v) : Value(Null{}); }
 inline Value opt(const std::optional<std::string>& v) {
@@ -42,6 +42,7 @@ class Query {
     Result<void> run();
 
     int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+    double real(int col) const { return sqlite3_column_double(stmt_, col); }
     bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
     std::string text(int col) const;
     std::optional<int64_t> opt_int64(int col) const;

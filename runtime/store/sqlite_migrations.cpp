@@ -126,6 +126,81 @@ CREATE TABLE credit_transactions (
 );
 CREATE INDEX credit_transactions_by_org ON credit_transactions (org_id, seq);
 )sql",
+    // 2: usage queries, plan limits, paid calls, payments.
+    R"sql(
+-- What a call ran and what it cost: `executed` when the jail ran (an execution), the price
+-- reserved from the caller's balance and what became of it.
+ALTER TABLE usage_records ADD COLUMN executed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN skills TEXT NOT NULL DEFAULT '';
+ALTER TABLE usage_records ADD COLUMN parent_run_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE usage_records ADD COLUMN price_cents INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN charge_state TEXT NOT NULL DEFAULT ''
+    CHECK (charge_state IN ('', 'reserved', 'charged', 'refunded'));
+CREATE INDEX usage_by_org_agent ON usage_records (org_id, agent_name, started_at);
+-- Finished calls summed per caller org, UTC hour (and UTC day), agent version, endpoint,
+-- tenant and status, written in the transaction that finishes the call. The /usage queries
+-- read these, never the records, so they stay fast with millions of records: a 30-day
+-- breakdown reads at most 30 rows per combination, an hourly series at most 24 per day.
+CREATE TABLE usage_by_hour (
+    org_id        TEXT NOT NULL,
+    period        INTEGER NOT NULL,
+    agent_id      TEXT NOT NULL,
+    agent_name    TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    endpoint      TEXT NOT NULL,
+    tenant        TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    calls         INTEGER NOT NULL,
+    executions    INTEGER NOT NULL,
+    duration_ms   INTEGER NOT NULL,
+    execution_ms  INTEGER NOT NULL,
+    cpu_ms        INTEGER NOT NULL,
+    gb_seconds    REAL NOT NULL,
+    PRIMARY KEY (org_id, period, agent_id, endpoint, tenant, status)
+) WITHOUT ROWID;
+CREATE TABLE usage_by_day (
+    org_id        TEXT NOT NULL,
+    period        INTEGER NOT NULL,
+    agent_id      TEXT NOT NULL,
+    agent_name    TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    endpoint      TEXT NOT NULL,
+    tenant        TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    calls         INTEGER NOT NULL,
+    executions    INTEGER NOT NULL,
+    duration_ms   INTEGER NOT NULL,
+    execution_ms  INTEGER NOT NULL,
+    cpu_ms        INTEGER NOT NULL,
+    gb_seconds    REAL NOT NULL,
+    PRIMARY KEY (org_id, period, agent_id, endpoint, tenant, status)
+) WITHOUT ROWID;
+-- Calls admitted to run, and executions, per org and UTC day: the plan limits.
+CREATE TABLE plan_usage (
+    org_id      TEXT NOT NULL,
+    day         INTEGER NOT NULL,
+    calls       INTEGER NOT NULL,
+    executions  INTEGER NOT NULL,
+    PRIMARY KEY (org_id, day)
+) WITHOUT ROWID;
+CREATE INDEX usage_reserved ON usage_records (instance_id) WHERE charge_state = 'reserved';
+-- Checkout sessions created with the payment provider, and the provider's events already
+-- applied (a replayed event changes nothing).
+CREATE TABLE checkout_sessions (
+    id            TEXT PRIMARY KEY,
+    org_id        TEXT NOT NULL REFERENCES orgs(id),
+    amount_cents  INTEGER NOT NULL CHECK (amount_cents > 0),
+    status        TEXT NOT NULL CHECK (status IN ('open', 'completed')),
+    created_at    INTEGER NOT NULL,
+    completed_at  INTEGER
+);
+CREATE TABLE payment_events (
+    id          TEXT PRIMARY KEY,
+    type        TEXT NOT NULL,
+    session_id  TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
+)sql",
 };
 
 }  // namespace

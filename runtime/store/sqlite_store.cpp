@@ -87,7 +87,8 @@ ApiKey key_from(const Query& q) {
 constexpr std::string_view kUsageColumns =
     "id, request_id, org_id, key_id, tenant, agent_id, agent_org_id, agent_name, version,"
     " endpoint, status, error_code, http_status, started_at, completed_at, duration_ms,"
-    " execution_ms, cpu_ms, peak_memory_bytes, exit_code, stdout, stderr, instance_id";
+    " execution_ms, cpu_ms, peak_memory_bytes, exit_code, stdout, stderr, instance_id,"
+    " executed, skills, parent_run_id, price_cents, charge_state";
 
 UsageRecord usage_from(const Query& q) {
     UsageRecord r;
@@ -114,6 +115,11 @@ UsageRecord usage_from(const Query& q) {
     r.stdout_text = q.text(20);
     r.stderr_text = q.text(21);
     r.instance_id = q.text(22);
+    r.executed = q.int64(23) != 0;
+    r.skills = q.text(24);
+    r.parent_run_id = q.text(25);
+    r.price_cents = q.int64(26);
+    r.charge_state = q.text(27);
     return r;
 }
 
@@ -462,30 +468,76 @@ class SqliteStore final : public Store {
     }
 
     // --- usage records --------------------------------------------------------------------
-    Result<void> begin_call(const UsageRecord& r) override {
-        return write([&](Connection& db) {
-            return run(db,
-                       fmt::format("INSERT INTO usage_records ({}) VALUES (?, ?, ?, ?, ?, ?, ?,"
-                                   " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                   kUsageColumns),
-                       usage_values(r));
+    Result<void> record_calls(const std::vector<UsageRecord>& records) override {
+        return write([&](Connection& db) -> Result<void> {
+            auto tx = Transaction::begin(db);
+            if (!tx) return std::unexpected(tx.error());
+            for (const UsageRecord& r : records) {
+                if (auto q = run(db, insert_usage_sql(), usage_values(r)); !q) return q;
+                if (r.status != "running") {
+                    if (auto c = count_in_rollups(db, r); !c) return c;
+                }
+            }
+            return tx->commit();
+        });
+    }
+
+    Result<StartOutcome> start_call(const UsageRecord& r, const CallStart& start) override {
+        return write([&](Connection& db) -> Result<StartOutcome> {
+            auto tx = Transaction::begin(db);
+            if (!tx) return std::unexpected(tx.error());
+            StartOutcome out;
+            const int64_t day = r.started_at / kDayMs;
+            auto used = plan_usage_in(db, r.org_id, day);
+            if (!used) return std::unexpected(used.error());
+            if (start.calls_per_day > 0 && used->calls >= start.calls_per_day) {
+                out.refusal = StartRefusal::kCallsPerDay;
+                out.limit = start.calls_per_day;
+                return out;
+            }
+            if (start.execution && start.executions_per_day > 0 &&
+                used->executions >= start.executions_per_day) {
+                out.refusal = StartRefusal::kExecutionsPerDay;
+                out.limit = start.executions_per_day;
+                return out;
+            }
+            UsageRecord record = r;
+            record.status = "running";
+            record.price_cents = start.price_cents;
+            record.charge_state = start.price_cents > 0 ? "reserved" : "";
+            if (start.price_cents > 0) {
+                auto balance = balance_in(db, r.org_id);
+                if (!balance) return std::unexpected(balance.error());
+                out.balance_cents = *balance;
+                if (*balance < start.price_cents) {
+                    out.refusal = StartRefusal::kInsufficientCredits;
+                    return out;
+                }
+                auto charged = append_credit(db, r.org_id, -start.price_cents, "charge", r.id,
+                                             r.started_at);
+                if (!charged) return std::unexpected(charged.error());
+                out.balance_cents = charged->balance_after_cents;
+            }
+            auto counted = run(db,
+                               "INSERT INTO plan_usage (org_id, day, calls, executions)"
+                               " VALUES (?, ?, 1, ?) ON CONFLICT (org_id, day) DO UPDATE SET"
+                               " calls = calls + 1, executions = executions + excluded.executions",
+                               {r.org_id, day, int64_t(start.execution ? 1 : 0)});
+            if (!counted) return std::unexpected(counted.error());
+            if (auto q = run(db, insert_usage_sql(), usage_values(record)); !q) {
+                return std::unexpected(q.error());
+            }
+            if (auto c = tx->commit(); !c) return std::unexpected(c.error());
+            return out;
         });
     }
 
     Result<void> finish_call(const UsageRecord& r) override {
         return write([&](Connection& db) -> Result<void> {
-            auto q = run(db,
-                         "UPDATE usage_records SET status = ?, error_code = ?, http_status = ?,"
-                         " completed_at = ?, duration_ms = ?, execution_ms = ?, cpu_ms = ?,"
-                         " peak_memory_bytes = ?, exit_code = ?, stdout = ?, stderr = ?"
-                         " WHERE id = ?",
-                         {r.status, r.error_code, int64_t(r.http_status), opt(r.completed_at),
-                          r.duration_ms, r.execution_ms, r.cpu_ms, r.peak_memory_bytes,
-                          r.exit_code ? Value(int64_t(*r.exit_code)) : Value(Null{}),
-                          r.stdout_text, r.stderr_text, r.id});
-            if (!q) return q;
-            if (db.changes() == 0) return fail(ErrorCode::kNotFound, "usage record not found");
-            return {};
+            auto tx = Transaction::begin(db);
+            if (!tx) return std::unexpected(tx.error());
+            if (auto f = finish_in(db, r); !f) return f;
+            return tx->commit();
         });
     }
 
@@ -498,17 +550,32 @@ class SqliteStore final : public Store {
                               " AND instance_id = ?",
                               {instance_id});
             if (!claims) return std::unexpected(claims.error());
-            auto q = run(db,
-                         "UPDATE usage_records SET status = 'error',"
-                         " error_code = 'INTERNAL_ERROR', http_status = 500, completed_at = ?,"
-                         " duration_ms = max(0, ? - started_at),"
-                         " stderr = 'the daemon stopped before the call was answered'"
-                         " WHERE status = 'running' AND instance_id = ?",
-                         {now, now, instance_id});
-            if (!q) return std::unexpected(q.error());
-            const int64_t failed = db.changes();
+            auto left = rows<UsageRecord>(
+                db,
+                fmt::format("SELECT {} FROM usage_records WHERE status = 'running'"
+                            " AND instance_id = ?",
+                            kUsageColumns),
+                {instance_id}, usage_from);
+            if (!left) return std::unexpected(left.error());
+            for (UsageRecord& r : *left) {
+                r.status = "error";
+                r.error_code = "INTERNAL_ERROR";
+                r.http_status = 500;
+                r.completed_at = now;
+                r.duration_ms = std::max<int64_t>(0, now - r.started_at);
+                r.stderr_text = "the daemon stopped before the call was answered";
+                if (auto f = finish_in(db, r); !f) return std::unexpected(f.error());
+            }
             if (auto c = tx->commit(); !c) return std::unexpected(c.error());
-            return failed;
+            return static_cast<int64_t>(left->size());
+        });
+    }
+
+    Result<std::optional<UsageRecord>> usage_record(std::string_view id) override {
+        return read([&](Connection& db) {
+            return one<UsageRecord>(
+                db, fmt::format("SELECT {} FROM usage_records WHERE id = ?", kUsageColumns), {id},
+                usage_from);
         });
     }
 
@@ -521,6 +588,101 @@ class SqliteStore final : public Store {
                             kUsageColumns),
                 {agent_id, int64_t(limit)}, usage_from);
         });
+    }
+
+    // --- usage queries --------------------------------------------------------------------
+    Result<UsageTotals> usage_totals(std::string_view org_id, const UsageFilter& f) override {
+        return read([&](Connection& db) -> Result<UsageTotals> {
+            std::vector<Value> args;
+            const std::string where = rollup_where(org_id, f, kDayMs, args);
+            auto t = one<UsageTotals>(
+                db, fmt::format("SELECT {} FROM usage_by_day WHERE {}", kTotalsColumns, where),
+                args, [](const Query& q) { return totals_from(q, 0); });
+            if (!t) return std::unexpected(t.error());
+            return t->value_or(UsageTotals{});
+        });
+    }
+
+    Result<std::vector<UsageBucket>> usage_timeseries(std::string_view org_id,
+                                                      const UsageFilter& f,
+                                                      int64_t interval_ms) override {
+        const bool hourly = interval_ms < kDayMs;
+        return read([&](Connection& db) {
+            std::vector<Value> args;
+            const std::string where = rollup_where(org_id, f, hourly ? kHourMs : kDayMs, args);
+            return rows<UsageBucket>(
+                db,
+                fmt::format("SELECT period, {} FROM {} WHERE {} GROUP BY period ORDER BY period",
+                            kTotalsColumns, hourly ? "usage_by_hour" : "usage_by_day", where),
+                args, [](const Query& q) { return UsageBucket{q.int64(0), totals_from(q, 1)}; });
+        });
+    }
+
+    Result<std::vector<UsageGroup>> usage_breakdown(std::string_view org_id, const UsageFilter& f,
+                                                    UsageDimension by, int limit) override {
+        std::string_view key = "agent_name";
+        std::string_view group = "agent_name";
+        switch (by) {
+            case UsageDimension::kAgent: break;
+            case UsageDimension::kVersion:
+                key = "agent_name || '@' || version";
+                group = "agent_id";
+                break;
+            case UsageDimension::kEndpoint: key = group = "endpoint"; break;
+            case UsageDimension::kTenant: key = group = "tenant"; break;
+            case UsageDimension::kStatus: key = group = "status"; break;
+        }
+        return read([&](Connection& db) {
+            std::vector<Value> args;
+            const std::string where = rollup_where(org_id, f, kDayMs, args);
+            args.emplace_back(int64_t(limit));
+            return rows<UsageGroup>(
+                db,
+                fmt::format("SELECT {}, max(agent_id), {} FROM usage_by_day WHERE {} GROUP BY {}"
+                            " ORDER BY sum(calls) DESC, 1 LIMIT ?",
+                            key, kTotalsColumns, where, group),
+                args, [](const Query& q) {
+                    return UsageGroup{q.text(0), q.text(1), totals_from(q, 2)};
+                });
+        });
+    }
+
+    Result<std::vector<UsageRecord>> usage_logs(std::string_view org_id, const UsageFilter& f,
+                                                const std::optional<LogCursor>& cursor,
+                                                int limit) override {
+        return read([&](Connection& db) {
+            std::vector<Value> args{org_id, f.from_ms, f.to_ms};
+            std::string where = "org_id = ? AND started_at >= ? AND started_at < ?";
+            if (!f.agent.empty()) {
+                where += " AND agent_name = ?";
+                args.emplace_back(f.agent);
+            }
+            if (!f.tenant.empty()) {
+                where += " AND tenant = ?";
+                args.emplace_back(f.tenant);
+            }
+            if (!f.status.empty()) {
+                where += " AND status = ?";
+                args.emplace_back(f.status);
+            }
+            if (cursor) {
+                where += " AND (started_at < ? OR (started_at = ? AND id < ?))";
+                args.emplace_back(cursor->started_at);
+                args.emplace_back(cursor->started_at);
+                args.emplace_back(cursor->id);
+            }
+            args.emplace_back(int64_t(limit));
+            return rows<UsageRecord>(
+                db,
+                fmt::format("SELECT {} FROM usage_records WHERE {}"
+                            " ORDER BY started_at DESC, id DESC LIMIT ?",
+                            kUsageColumns, where),
+                args, usage_from);
+        });
+    }
+
+    Result<PlanUsage> plan_usage(std::string_view org_id, int64_t day) override {
+        return read([&](Connection& db) { return plan_usage_in(db, org_id, day); });
     }
 
     // --- idempotency keys -----------------------------------------------------------------
@@ -593,36 +755,251 @@ class SqliteStore final : public Store {
     Result<CreditTransaction> add_credit(std::string_view org_id, int64_t amount,
                                          std::string_view type, std::string_view reference,
                                          int64_t now) override {
-        CreditTransaction t{.id = new_id("txn"),
-                            .org_id = std::string(org_id),
-                            .amount_cents = amount,
-                            .type = std::string(type),
-                            .reference_id = std::string(reference),
-                            .created_at = now};
-        auto r = write([&](Connection& db) -> Result<void> {
+        return write([&](Connection& db) -> Result<CreditTransaction> {
             auto tx = Transaction::begin(db);
             if (!tx) return std::unexpected(tx.error());
-            auto before = balance_in(db, org_id);
-            if (!before) return std::unexpected(before.error());
-            t.balance_after_cents = *before + amount;
-            auto ins = run(db,
-                           "INSERT INTO credit_transactions (id, org_id, amount_cents,"
-                           " balance_after_cents, type, reference_id, created_at)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           {t.id, org_id, amount, t.balance_after_cents, type, reference, now});
-            if (!ins) return ins;
-            return tx->commit();
+            auto t = append_credit(db, org_id, amount, type, reference, now);
+            if (!t) return t;
+            if (auto c = tx->commit(); !c) return std::unexpected(c.error());
+            return t;
         });
-        if (!r) return std::unexpected(r.error());
-        return t;
     }
 
     Result<int64_t> balance(std::string_view org_id) override {
         return read([&](Connection& db) { return balance_in(db, org_id); });
     }
 
+    Result<std::vector<std::pair<int64_t, CreditTransaction>>> list_transactions(
+        std::string_view org_id, int64_t before_seq, int limit) override {
+        return read([&](Connection& db) {
+            return rows<std::pair<int64_t, CreditTransaction>>(
+                db,
+                "SELECT seq, id, org_id, amount_cents, balance_after_cents, type, reference_id,"
+                " created_at FROM credit_transactions WHERE org_id = ? AND seq < ?"
+                " ORDER BY seq DESC LIMIT ?",
+                {org_id, before_seq > 0 ? before_seq : INT64_MAX, int64_t(limit)},
+                [](const Query& q) {
+                    return std::pair(q.int64(0), CreditTransaction{.id = q.text(1),
+                                                                   .org_id = q.text(2),
+                                                                   .amount_cents = q.int64(3),
+                                                                   .balance_after_cents = q.int64(4),
+                                                                   .type = q.text(5),
+                                                                   .reference_id = q.text(6),
+                                                                   .created_at = q.int64(7)});
+                });
+        });
+    }
+
+    // --- payments --------------------------------------------------------------------------
+    Result<void> create_checkout(const CheckoutSession& c) override {
+        return write([&](Connection& db) {
+            return run(db,
+                       "INSERT INTO checkout_sessions (id, org_id, amount_cents, status,"
+                       " created_at) VALUES (?, ?, ?, 'open', ?)",
+                       {c.id, c.org_id, c.amount_cents, c.created_at});
+        });
+    }
+
+    Result<PaymentResult> complete_checkout(std::string_view event_id, std::string_view type,
+                                            std::string_view session_id, int64_t now) override {
+        return write([&](Connection& db) -> Result<PaymentResult> {
+            auto tx = Transaction::begin(db);
+            if (!tx) return std::unexpected(tx.error());
+            PaymentResult out;
+            auto seen = one<int64_t>(db, "SELECT 1 FROM payment_events WHERE id = ?", {event_id},
+                                     [](const Query& q) { return q.int64(0); });
+            if (!seen) return std::unexpected(seen.error());
+            if (*seen) {
+                out.outcome = PaymentOutcome::kDuplicate;
+                return out;
+            }
+            auto session = one<CheckoutSession>(
+                db,
+                "SELECT id, org_id, amount_cents, status, created_at FROM checkout_sessions"
+                " WHERE id = ?",
+                {session_id}, [](const Query& q) {
+                    return CheckoutSession{q.text(0), q.text(1), q.int64(2), q.text(3), q.int64(4)};
+                });
+            if (!session) return std::unexpected(session.error());
+            if (!*session) {
+                out.outcome = PaymentOutcome::kUnknownSession;
+                return out;
+            }
+            auto mark = run(db,
+                            "INSERT INTO payment_events (id, type, session_id, received_at)"
+                            " VALUES (?, ?, ?, ?)",
+                            {event_id, type, session_id, now});
+            if (!mark) return std::unexpected(mark.error());
+            if ((*session)->status == "completed") {
+                out.outcome = PaymentOutcome::kDuplicate;
+            } else {
+                auto done = run(db,
+                                "UPDATE checkout_sessions SET status = 'completed',"
+                                " completed_at = ? WHERE id = ?",
+                                {now, session_id});
+                if (!done) return std::unexpected(done.error());
+                auto t = append_credit(db, (*session)->org_id, (*session)->amount_cents, "topup",
+                                       session_id, now);
+                if (!t) return std::unexpected(t.error());
+                out.transaction = std::move(*t);
+            }
+            if (auto c = tx->commit(); !c) return std::unexpected(c.error());
+            return out;
+        });
+    }
+
   private:
     SqliteStore() = default;
+
+    static constexpr int64_t kHourMs = 3'600'000;
+    static constexpr int64_t kDayMs = 86'400'000;
+    static constexpr std::string_view kTotalsColumns =
+        "sum(calls), sum(CASE WHEN status = 'success' THEN calls ELSE 0 END),"
+        " sum(CASE WHEN status = 'error' THEN calls ELSE 0 END),"
+        " sum(CASE WHEN status = 'timeout' THEN calls ELSE 0 END), sum(executions),"
+        " sum(duration_ms), sum(execution_ms), sum(cpu_ms), sum(gb_seconds)";
+
+    static UsageTotals totals_from(const Query& q, int first) {
+        return UsageTotals{.calls = q.int64(first),
+                           .successes = q.int64(first + 1),
+                           .errors = q.int64(first + 2),
+                           .timeouts = q.int64(first + 3),
+                           .executions = q.int64(first + 4),
+                           .duration_ms = q.int64(first + 5),
+                           .execution_ms = q.int64(first + 6),
+                           .cpu_ms = q.int64(first + 7),
+                           .gb_seconds = q.real(first + 8)};
+    }
+
+    // The WHERE clause of a rollup query: the org, whole periods of `period_ms` covering
+    // [from, to), and the filters.
+    static std::string rollup_where(std::string_view org_id, const UsageFilter& f,
+                                    int64_t period_ms, std::vector<Value>& args) {
+        std::string where = "org_id = ? AND period >= ? AND period < ?";
+        args.emplace_back(org_id);
+        args.emplace_back(f.from_ms / period_ms * period_ms);
+        args.emplace_back((f.to_ms + period_ms - 1) / period_ms * period_ms);
+        if (!f.agent.empty()) {
+            where += " AND agent_name = ?";
+            args.emplace_back(std::string_view(f.agent));
+        }
+        if (!f.tenant.empty()) {
+            where += " AND tenant = ?";
+            args.emplace_back(std::string_view(f.tenant));
+        }
+        if (!f.status.empty()) {
+            where += " AND status = ?";
+            args.emplace_back(std::string_view(f.status));
+        }
+        return where;
+    }
+
+    static std::string insert_usage_sql() {
+        return fmt::format("INSERT INTO usage_records ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                           " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           kUsageColumns);
+    }
+
+    // Adds a finished record to the hourly and daily rollups.
+    static Result<void> count_in_rollups(Connection& db, const UsageRecord& r) {
+        const double gb_seconds = static_cast<double>(r.peak_memory_bytes) / (1024.0 * 1024 * 1024) *
+                                  static_cast<double>(r.execution_ms) / 1000.0;
+        for (const auto& [table, period_ms] :
+             {std::pair<std::string_view, int64_t>{"usage_by_hour", kHourMs}, {"usage_by_day", kDayMs}}) {
+            auto q = run(db,
+                         fmt::format("INSERT INTO {} (org_id, period, agent_id, agent_name, version,"
+                                     " endpoint, tenant, status, calls, executions, duration_ms,"
+                                     " execution_ms, cpu_ms, gb_seconds)"
+                                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"
+                                     " ON CONFLICT (org_id, period, agent_id, endpoint, tenant, status)"
+                                     " DO UPDATE SET calls = calls + 1,"
+                                     " executions = executions + excluded.executions,"
+                                     " duration_ms = duration_ms + excluded.duration_ms,"
+                                     " execution_ms = execution_ms + excluded.execution_ms,"
+                                     " cpu_ms = cpu_ms + excluded.cpu_ms,"
+                                     " gb_seconds = gb_seconds + excluded.gb_seconds",
+                                     table),
+                         {r.org_id, r.started_at / period_ms * period_ms, r.agent_id, r.agent_name,
+                          r.version, r.endpoint, r.tenant, r.status, int64_t(r.executed ? 1 : 0),
+                          r.duration_ms, r.execution_ms, r.cpu_ms, gb_seconds});
+            if (!q) return q;
+        }
+        return {};
+    }
+
+    // Finishes a running record inside the caller's transaction: the outcome, the rollups,
+    // and the settlement of a reserved price. A record no longer running is left alone.
+    static Result<void> finish_in(Connection& db, const UsageRecord& r) {
+        const bool paid_off = r.status == "success";
+        auto q = run(db,
+                     "UPDATE usage_records SET status = ?, error_code = ?, http_status = ?,"
+                     " completed_at = ?, duration_ms = ?, execution_ms = ?, cpu_ms = ?,"
+                     " peak_memory_bytes = ?, exit_code = ?, stdout = ?, stderr = ?, executed = ?,"
+                     " charge_state = CASE charge_state WHEN 'reserved' THEN ? ELSE charge_state END"
+                     " WHERE id = ? AND status = 'running'",
+                     {r.status, r.error_code, int64_t(r.http_status), opt(r.completed_at),
+                      r.duration_ms, r.execution_ms, r.cpu_ms, r.peak_memory_bytes,
+                      r.exit_code ? Value(int64_t(*r.exit_code)) : Value(Null{}), r.stdout_text,
+                      r.stderr_text, int64_t(r.executed ? 1 : 0),
+                      std::string_view(paid_off ? "charged" : "refunded"), r.id});
+        if (!q) return q;
+        if (db.changes() == 0) return fail(ErrorCode::kNotFound, "no running usage record " + r.id);
+        // What was reserved is read back, not taken from the caller.
+        auto stored = one<std::tuple<std::string, std::string, int64_t, std::string>>(
+            db, "SELECT org_id, agent_org_id, price_cents, charge_state FROM usage_records WHERE id = ?",
+            {r.id}, [](const Query& row) {
+                return std::tuple(row.text(0), row.text(1), row.int64(2), row.text(3));
+            });
+        if (!stored) return std::unexpected(stored.error());
+        const auto& [payer, earner, price, state] = **stored;
+        UsageRecord counted = r;
+        counted.org_id = payer;
+        if (auto c = count_in_rollups(db, counted); !c) return c;
+        if (price > 0 && state == "charged") {
+            const int64_t at = r.completed_at.value_or(r.started_at);
+            if (auto t = append_credit(db, earner, price, "earning", r.id, at); !t) {
+                return std::unexpected(t.error());
+            }
+        } else if (price > 0 && state == "refunded") {
+            const int64_t at = r.completed_at.value_or(r.started_at);
+            if (auto t = append_credit(db, payer, price, "refund", r.id, at); !t) {
+                return std::unexpected(t.error());
+            }
+        }
+        return {};
+    }
+
+    static Result<PlanUsage> plan_usage_in(Connection& db, std::string_view org_id, int64_t day) {
+        auto u = one<PlanUsage>(db,
+                                "SELECT calls, executions FROM plan_usage WHERE org_id = ?"
+                                " AND day = ?",
+                                {org_id, day},
+                                [](const Query& q) { return PlanUsage{q.int64(0), q.int64(1)}; });
+        if (!u) return std::unexpected(u.error());
+        return u->value_or(PlanUsage{});
+    }
+
+    // Appends a ledger row inside the caller's transaction.
+    static Result<CreditTransaction> append_credit(Connection& db, std::string_view org_id,
+                                                   int64_t amount, std::string_view type,
+                                                   std::string_view reference, int64_t now) {
+        CreditTransaction t{.id = new_id("txn"),
+                            .org_id = std::string(org_id),
+                            .amount_cents = amount,
+                            .type = std::string(type),
+                            .reference_id = std::string(reference),
+                            .created_at = now};
+        auto before = balance_in(db, org_id);
+        if (!before) return std::unexpected(before.error());
+        t.balance_after_cents = *before + amount;
+        auto ins = run(db,
+                       "INSERT INTO credit_transactions (id, org_id, amount_cents,"
+                       " balance_after_cents, type, reference_id, created_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       {t.id, org_id, amount, t.balance_after_cents, type, reference, now});
+        if (!ins) return std::unexpected(ins.error());
+        return t;
+    }
 
     static std::vector<Value> usage_values(const UsageRecord& r) {
         return {r.id, r.request_id, r.org_id, r.key_id, r.tenant, r.agent_id, r.agent_org_id,
@@ -630,7 +1007,8 @@ class SqliteStore final : public Store {
                 int64_t(r.http_status), r.started_at, opt(r.completed_at), r.duration_ms,
                 r.execution_ms, r.cpu_ms, r.peak_memory_bytes,
                 r.exit_code ? Value(int64_t(*r.exit_code)) : Value(Null{}), r.stdout_text,
-                r.stderr_text, r.instance_id};
+                r.stderr_text, r.instance_id, int64_t(r.executed ? 1 : 0), r.skills,
+                r.parent_run_id, r.price_cents, r.charge_state};
     }
 
     static std::string agent_sql(std::string_view where) {

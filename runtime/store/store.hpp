@@ -114,6 +114,13 @@ struct UsageRecord {
     std::string stdout_text;  // cut to 10 KB
     std::string stderr_text;
     std::string instance_id;  // the daemon that ran it
+    bool executed = false;    // the jail ran (an execution, for /usage/compute)
+    std::string skills;       // the skills that applied, "org/skill@v1,..." ("" none)
+    std::string parent_run_id;  // the run whose agent made this call ("" top level)
+    // A paid call: the price reserved from the caller's balance before the run, and what
+    // became of it: "" (free), reserved, charged (the author earned it), refunded.
+    int64_t price_cents = 0;
+    std::string charge_state;
 };
 using RunLog = UsageRecord;
 
@@ -126,6 +133,76 @@ struct CreditTransaction {
     std::string reference_id;
     int64_t created_at = 0;
 };
+
+// What admitting a call needs checked and written with its "running" record, in one
+// transaction: the org's plan limits for the UTC day, and the price of a paid call.
+struct CallStart {
+    int64_t calls_per_day = 0;       // 0: no limit
+    int64_t executions_per_day = 0;  // 0: no limit
+    bool execution = true;           // the call will run the jail
+    // A paid call: price_cents reserved from record.org_id (a `charge` transaction), then
+    // earned by record.agent_org_id on success or refunded on failure.
+    int64_t price_cents = 0;
+};
+enum class StartRefusal { kNone, kCallsPerDay, kExecutionsPerDay, kInsufficientCredits };
+struct StartOutcome {
+    StartRefusal refusal = StartRefusal::kNone;
+    int64_t balance_cents = 0;  // the caller's balance after the reservation (or short of it)
+    int64_t limit = 0;          // the plan limit that refused the call
+};
+
+// Which calls a usage query covers. Times are ms since the epoch; the range is
+// [from_ms, to_ms). Empty strings match everything.
+struct UsageFilter {
+    int64_t from_ms = 0;
+    int64_t to_ms = 0;
+    std::string agent;   // agent name
+    std::string tenant;
+    std::string status;  // success|error|timeout|running
+};
+struct UsageTotals {
+    int64_t calls = 0;
+    int64_t successes = 0;
+    int64_t errors = 0;    // error, plus running records a crash left (marked error)
+    int64_t timeouts = 0;
+    int64_t executions = 0;
+    int64_t duration_ms = 0;
+    int64_t execution_ms = 0;
+    int64_t cpu_ms = 0;
+    double gb_seconds = 0;  // peak memory (GiB) x the jail's wall time (s)
+};
+struct UsageBucket {
+    int64_t start_ms = 0;
+    UsageTotals totals;
+};
+enum class UsageDimension { kAgent, kVersion, kEndpoint, kTenant, kStatus };
+struct UsageGroup {
+    std::string key;         // the agent name, "name@version", endpoint, tenant or status
+    std::string agent_id;    // kVersion: that version's id
+    UsageTotals totals;
+};
+// A position in /usage/logs (newest first): the last record of the previous page.
+struct LogCursor {
+    int64_t started_at = 0;
+    std::string id;
+};
+struct PlanUsage {
+    int64_t calls = 0;
+    int64_t executions = 0;
+};
+struct CheckoutSession {
+    std::string id;  // the provider's session id
+    std::string org_id;
+    int64_t amount_cents = 0;
+    std::string status;  // open|completed
+    int64_t created_at = 0;
+};
+enum class PaymentOutcome { kCredited, kDuplicate, kUnknownSession };
+struct PaymentResult {
+    PaymentOutcome outcome = PaymentOutcome::kCredited;
+    std::optional<CreditTransaction> transaction;
+};
+
 
 // Idempotency-Key: what a repeat of a request gets.
 struct StoredResponse {
@@ -211,16 +288,42 @@ class Store {
                                        std::string_view document, int64_t now) = 0;
 
     // --- usage records --------------------------------------------------------------------
-    // Inserts a record (normally status "running").
-    virtual Result<void> begin_call(const UsageRecord& record) = 0;
-    // Writes the outcome of a record begun before.
+    // Inserts finished records (calls refused before they ran) and counts them in the
+    // rollups, one transaction for the lot.
+    virtual Result<void> record_calls(const std::vector<UsageRecord>& records) = 0;
+    // Admits a call: checks the plan limits for the record's UTC day and, for a paid call,
+    // reserves the price from the caller's balance (a `charge`); then inserts the record as
+    // "running". All or nothing: a refusal writes nothing and says why.
+    virtual Result<StartOutcome> start_call(const UsageRecord& record, const CallStart& start) = 0;
+    // Writes the outcome of a started record, counts it in the rollups and settles a
+    // reservation (success: the author's `earning`; otherwise a `refund`), one transaction.
     virtual Result<void> finish_call(const UsageRecord& record) = 0;
     // Records still "running" that this daemon instance left behind (it crashed): marked
-    // error/INTERNAL_ERROR with completed_at = now, and their idempotency claims released.
-    // Returns how many records.
+    // error/INTERNAL_ERROR with completed_at = now, reservations refunded, counted, and
+    // their idempotency claims released. Returns how many records.
     virtual Result<int64_t> fail_running_calls(std::string_view instance_id, int64_t now) = 0;
+    virtual Result<std::optional<UsageRecord>> usage_record(std::string_view id) = 0;
     // Newest first.
     virtual Result<std::vector<UsageRecord>> list_runs(std::string_view agent_id, int limit) = 0;
+
+    // --- usage queries (caller org's calls; from the rollups unless said) ----------------
+    // Whole UTC days: filter.from_ms and to_ms are rounded down to midnight (to_ms: up).
+    virtual Result<UsageTotals> usage_totals(std::string_view org_id, const UsageFilter& filter) = 0;
+    // Buckets of interval_ms (an hour or a day), only those with calls, oldest first.
+    virtual Result<std::vector<UsageBucket>> usage_timeseries(std::string_view org_id,
+                                                              const UsageFilter& filter,
+                                                              int64_t interval_ms) = 0;
+    // Most calls first.
+    virtual Result<std::vector<UsageGroup>> usage_breakdown(std::string_view org_id,
+                                                            const UsageFilter& filter,
+                                                            UsageDimension by, int limit) = 0;
+    // The records themselves, newest first, after `cursor` when given.
+    virtual Result<std::vector<UsageRecord>> usage_logs(std::string_view org_id,
+                                                        const UsageFilter& filter,
+                                                        const std::optional<LogCursor>& cursor,
+                                                        int limit) = 0;
+    // What the plan limits count for this UTC day (days since the epoch).
+    virtual Result<PlanUsage> plan_usage(std::string_view org_id, int64_t day) = 0;
 
     // --- idempotency keys -----------------------------------------------------------------
     // Claims (org, key) for a request with this hash, in one transaction. A key older than
@@ -242,6 +345,17 @@ class Store {
                                                  std::string_view type,
                                                  std::string_view reference_id, int64_t now) = 0;
     virtual Result<int64_t> balance(std::string_view org_id) = 0;
+    // Newest first; `before_seq` pages (0: from the newest). Returns each with its seq.
+    virtual Result<std::vector<std::pair<int64_t, CreditTransaction>>> list_transactions(
+        std::string_view org_id, int64_t before_seq, int limit) = 0;
+
+    // --- payments --------------------------------------------------------------------------
+    virtual Result<void> create_checkout(const CheckoutSession& session) = 0;
+    // Applies a provider's "session paid" event once: the event id and the session are each
+    // credited at most once (a `topup` of the session's amount), one transaction.
+    virtual Result<PaymentResult> complete_checkout(std::string_view event_id,
+                                                    std::string_view event_type,
+                                                    std::string_view session_id, int64_t now) = 0;
 };
 
 // Opens the store named by a URL: "sqlite:///abs/path.db" or "sqlite://relative.db"; runs

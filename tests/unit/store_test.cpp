@@ -6,6 +6,8 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "core/ids.hpp"
 #include "runtime/store/store.hpp"
 
@@ -195,8 +197,8 @@ TEST_F(StoreTest, UsageRecordsBeginFinishAndCrashRecovery) {
                            .endpoint = "default", .started_at = 100 + i,
                            .instance_id = instance};
     };
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(store_->begin_call(record(i, "A")));
-    ASSERT_TRUE(store_->begin_call(record(9, "B")));
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(store_->start_call(record(i, "A"), {}));
+    ASSERT_TRUE(store_->start_call(record(9, "B"), {}));
     UsageRecord done = record(2, "A");
     done.status = "success";
     done.http_status = 200;
@@ -220,6 +222,225 @@ TEST_F(StoreTest, UsageRecordsBeginFinishAndCrashRecovery) {
     EXPECT_EQ((*runs)[2].error_code, "INTERNAL_ERROR");
     EXPECT_EQ((*runs)[2].completed_at, 500);
     EXPECT_EQ(store_->list_runs(a->id, 2)->size(), 2u);
+    // A record is finished once: a second finish (or one after the crash recovery) is refused.
+    EXPECT_EQ(store_->finish_call(done).error().code(), ErrorCode::kNotFound);
+}
+
+// A paid agent of `author` called by org_: reserve, then charge+earning or refund.
+class PaidCallsTest : public StoreTest {
+  protected:
+    void SetUp() override {
+        StoreTest::SetUp();
+        caller_ = org_;
+        author_ = make_org("author");
+        Agent a = agent("oracle");
+        a.org_id = author_.id;
+        a.workspace_id = workspace_;
+        a.pricing_mode = "per_call";
+        a.price_per_call_cents = 30;
+        paid_ = *store_->publish_agent(a, {}, 1);
+    }
+    UsageRecord call(const std::string& id, const std::string& instance = "A") {
+        return UsageRecord{.id = id, .request_id = "req", .org_id = caller_.id, .key_id = "key",
+                           .agent_id = paid_.id, .agent_org_id = author_.id, .agent_name = "oracle",
+                           .version = "v1", .endpoint = "default", .started_at = 1000,
+                           .instance_id = instance};
+    }
+    static UsageRecord finished(UsageRecord r, const std::string& status) {
+        r.status = status;
+        r.completed_at = 2000;
+        r.http_status = status == "success" ? 200 : 500;
+        return r;
+    }
+    int64_t sum_of_ledger(const Org& org) {
+        int64_t sum = 0;
+        auto ledger = store_->list_transactions(org.id, 0, 1000);
+        for (const auto& [seq, t] : *ledger) sum += t.amount_cents;
+        return sum;
+    }
+    Org caller_, author_;
+    Agent paid_;
+};
+
+TEST_F(PaidCallsTest, SuccessChargesAndEarnsFailureRefundsCrashRefunds) {
+    ASSERT_TRUE(store_->add_credit(caller_.id, 100, "grant", "g", 1));
+    auto ok = store_->start_call(call("run_ok"), {.price_cents = 30});
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->refusal, StartRefusal::kNone);
+    EXPECT_EQ(ok->balance_cents, 70);
+    ASSERT_TRUE(store_->finish_call(finished(call("run_ok"), "success")));
+    ASSERT_TRUE(store_->start_call(call("run_bad"), {.price_cents = 30}));
+    ASSERT_TRUE(store_->finish_call(finished(call("run_bad"), "timeout")));
+    ASSERT_TRUE(store_->start_call(call("run_lost", "B"), {.price_cents = 30}));
+    EXPECT_EQ(*store_->balance(caller_.id), 40);  // 100 - 30 (charged) - 30 (reserved)
+    EXPECT_EQ(*store_->fail_running_calls("B", 3000), 1);
+
+    EXPECT_EQ(*store_->balance(caller_.id), 70);
+    EXPECT_EQ(*store_->balance(author_.id), 30);
+    EXPECT_EQ(sum_of_ledger(caller_), 70);
+    EXPECT_EQ(sum_of_ledger(author_), 30);
+    EXPECT_EQ((*store_->usage_record("run_ok"))->charge_state, "charged");
+    EXPECT_EQ((*store_->usage_record("run_bad"))->charge_state, "refunded");
+    EXPECT_EQ((*store_->usage_record("run_lost"))->charge_state, "refunded");
+    std::map<std::string, int> types;
+    auto ledger = store_->list_transactions(caller_.id, 0, 100);
+    for (const auto& [seq, t] : *ledger) types[t.type]++;
+    EXPECT_EQ(types, (std::map<std::string, int>{{"charge", 3}, {"grant", 1}, {"refund", 2}}));
+    // Paging: newest first, then older than the last seq seen.
+    auto first = *store_->list_transactions(caller_.id, 0, 2);
+    ASSERT_EQ(first.size(), 2u);
+    auto rest = *store_->list_transactions(caller_.id, first.back().first, 100);
+    EXPECT_EQ(rest.size(), 4u);
+}
+
+TEST_F(PaidCallsTest, ShortBalanceIsRefusedAndWritesNothing) {
+    ASSERT_TRUE(store_->add_credit(caller_.id, 29, "grant", "g", 1));
+    auto r = store_->start_call(call("run_short"), {.price_cents = 30});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->refusal, StartRefusal::kInsufficientCredits);
+    EXPECT_EQ(r->balance_cents, 29);
+    EXPECT_FALSE(*store_->usage_record("run_short"));
+    EXPECT_EQ(store_->list_transactions(caller_.id, 0, 10)->size(), 1u);
+}
+
+TEST_F(PaidCallsTest, ConcurrentCallsCannotOverdraw) {
+    ASSERT_TRUE(store_->add_credit(caller_.id, 300, "grant", "g", 1));  // ten calls' worth
+    std::atomic<int> admitted{0}, refused{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 5; ++i) {
+                auto r = store_->start_call(call(fmt::format("run_{}_{}", t, i)), {.price_cents = 30});
+                ASSERT_TRUE(r);
+                (r->refusal == StartRefusal::kNone ? admitted : refused)++;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(admitted.load(), 10);
+    EXPECT_EQ(refused.load(), 30);
+    EXPECT_EQ(*store_->balance(caller_.id), 0);
+    EXPECT_EQ(sum_of_ledger(caller_), 0);
+}
+
+TEST_F(StoreTest, PlanLimitsCountAdmittedCallsPerUtcDay) {
+    auto a = store_->publish_agent(agent("counted"), {}, 1);
+    auto record = [&](int i, int64_t at) {
+        return UsageRecord{.id = fmt::format("run_{}", i), .org_id = org_.id, .agent_id = a->id,
+                           .agent_org_id = org_.id, .agent_name = "counted", .version = "v1",
+                           .started_at = at, .instance_id = "A"};
+    };
+    const int64_t day = 86'400'000;
+    const CallStart plan{.calls_per_day = 3, .executions_per_day = 2};
+    CallStart prompt = plan;
+    prompt.execution = false;
+    EXPECT_EQ(store_->start_call(record(1, 10 * day), plan)->refusal, StartRefusal::kNone);
+    EXPECT_EQ(store_->start_call(record(2, 10 * day + 5), plan)->refusal, StartRefusal::kNone);
+    auto third = store_->start_call(record(3, 10 * day + 6), plan);
+    EXPECT_EQ(third->refusal, StartRefusal::kExecutionsPerDay);
+    EXPECT_EQ(third->limit, 2);
+    EXPECT_EQ(store_->start_call(record(4, 10 * day + 7), prompt)->refusal, StartRefusal::kNone);
+    EXPECT_EQ(store_->start_call(record(5, 10 * day + 8), prompt)->refusal, StartRefusal::kCallsPerDay);
+    EXPECT_EQ(store_->start_call(record(6, 11 * day), plan)->refusal, StartRefusal::kNone);  // next day
+    auto used = *store_->plan_usage(org_.id, 10);
+    EXPECT_EQ(used.calls, 3);
+    EXPECT_EQ(used.executions, 2);
+}
+
+TEST_F(StoreTest, UsageQueriesReadTheRollups) {
+    auto v1 = store_->publish_agent(agent("alpha"), {}, 1);
+    auto v2 = store_->publish_agent(agent("alpha"), {}, 2);
+    auto b = store_->publish_agent(agent("beta"), {}, 3);
+    const int64_t hour = 3'600'000, day = 24 * hour;
+    std::vector<UsageRecord> records;
+    int n = 0;
+    auto add = [&](const Agent& a, int64_t at, const std::string& status, const std::string& tenant) {
+        records.push_back(UsageRecord{
+            .id = fmt::format("run_{:04}", n++), .org_id = org_.id, .tenant = tenant,
+            .agent_id = a.id, .agent_org_id = org_.id, .agent_name = a.name, .version = a.version,
+            .endpoint = "default", .status = status, .http_status = status == "success" ? 200 : 500,
+            .started_at = at, .completed_at = at + 10, .duration_ms = 10, .execution_ms = 2000,
+            .cpu_ms = 500, .peak_memory_bytes = 512LL << 20, .instance_id = "A", .executed = true});
+    };
+    for (int i = 0; i < 5; ++i) add(*v1, 100 * day + 1 * hour + i, "success", "t1");
+    for (int i = 0; i < 3; ++i) add(*v2, 100 * day + 2 * hour + i, "error", "t2");
+    for (int i = 0; i < 2; ++i) add(*b, 101 * day + 5 * hour + i, "timeout", "");
+    add(*b, 90 * day, "success", "");  // outside the window below
+    ASSERT_TRUE(store_->record_calls(records));
+
+    UsageFilter all{.from_ms = 95 * day, .to_ms = 102 * day};
+    auto t = *store_->usage_totals(org_.id, all);
+    EXPECT_EQ(t.calls, 10);
+    EXPECT_EQ(t.successes, 5);
+    EXPECT_EQ(t.errors, 3);
+    EXPECT_EQ(t.timeouts, 2);
+    EXPECT_EQ(t.executions, 10);
+    EXPECT_EQ(t.cpu_ms, 5000);
+    EXPECT_DOUBLE_EQ(t.gb_seconds, 10.0);  // 10 x 0.5 GiB x 2 s
+
+    auto hourly = *store_->usage_timeseries(org_.id, all, hour);
+    ASSERT_EQ(hourly.size(), 3u);
+    EXPECT_EQ(hourly[0].start_ms, 100 * day + hour);
+    EXPECT_EQ(hourly[0].totals.calls, 5);
+    EXPECT_EQ(hourly[2].start_ms, 101 * day + 5 * hour);
+    auto daily = *store_->usage_timeseries(org_.id, all, day);
+    ASSERT_EQ(daily.size(), 2u);
+    EXPECT_EQ(daily[0].totals.calls, 8);
+    UsageFilter alpha = all;
+    alpha.agent = "alpha";
+    EXPECT_EQ(store_->usage_timeseries(org_.id, alpha, day)->size(), 1u);
+
+    auto by_agent = *store_->usage_breakdown(org_.id, all, UsageDimension::kAgent, 10);
+    ASSERT_EQ(by_agent.size(), 2u);
+    EXPECT_EQ(by_agent[0].key, "alpha");
+    EXPECT_EQ(by_agent[0].totals.calls, 8);
+    auto by_version = *store_->usage_breakdown(org_.id, all, UsageDimension::kVersion, 10);
+    ASSERT_EQ(by_version.size(), 3u);
+    EXPECT_EQ(by_version[0].key, "alpha@v1");
+    EXPECT_EQ(by_version[0].agent_id, v1->id);
+    auto by_tenant = *store_->usage_breakdown(org_.id, all, UsageDimension::kTenant, 10);
+    EXPECT_EQ(by_tenant.size(), 3u);
+    UsageFilter t2 = all;
+    t2.tenant = "t2";
+    EXPECT_EQ(store_->usage_totals(org_.id, t2)->calls, 3);
+    auto by_status = *store_->usage_breakdown(org_.id, all, UsageDimension::kStatus, 1);
+    ASSERT_EQ(by_status.size(), 1u);
+    EXPECT_EQ(by_status[0].key, "success");
+
+    // Logs: newest first, paged by cursor, filtered.
+    std::vector<std::string> seen;
+    std::optional<LogCursor> cursor;
+    for (;;) {
+        auto page = *store_->usage_logs(org_.id, all, cursor, 4);
+        for (const auto& r : page) seen.push_back(r.id);
+        if (page.size() < 4) break;
+        cursor = LogCursor{page.back().started_at, page.back().id};
+    }
+    ASSERT_EQ(seen.size(), 10u);
+    EXPECT_EQ(seen.front(), "run_0009");
+    EXPECT_EQ(seen.back(), "run_0000");
+    UsageFilter errors = all;
+    errors.status = "error";
+    EXPECT_EQ(store_->usage_logs(org_.id, errors, std::nullopt, 100)->size(), 3u);
+    // Another org sees none of it.
+    Org other = make_org("other");
+    EXPECT_EQ(store_->usage_totals(other.id, all)->calls, 0);
+}
+
+TEST_F(StoreTest, CheckoutIsCreditedOncePerEventAndSession) {
+    ASSERT_TRUE(store_->create_checkout({.id = "cs_1", .org_id = org_.id, .amount_cents = 500, .created_at = 1}));
+    auto first = store_->complete_checkout("evt_1", "checkout.session.completed", "cs_1", 2);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->outcome, PaymentOutcome::kCredited);
+    EXPECT_EQ(first->transaction->type, "topup");
+    EXPECT_EQ(first->transaction->balance_after_cents, 500);
+    EXPECT_EQ(store_->complete_checkout("evt_1", "checkout.session.completed", "cs_1", 3)->outcome,
+              PaymentOutcome::kDuplicate);
+    EXPECT_EQ(store_->complete_checkout("evt_2", "checkout.session.async_payment_succeeded", "cs_1", 4)->outcome,
+              PaymentOutcome::kDuplicate);
+    EXPECT_EQ(store_->complete_checkout("evt_3", "checkout.session.completed", "cs_nope", 5)->outcome,
+              PaymentOutcome::kUnknownSession);
+    EXPECT_EQ(*store_->balance(org_.id), 500);
 }
 
 }  // namespace
