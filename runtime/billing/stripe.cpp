@@ -71,7 +71,8 @@ std::string scrub(std::string_view message, std::string_view secret_key) {
 }
 
 std::unexpected<Error> not_configured(std::string_view why) {
-    Error e(ErrorCode::kServiceUnavailable, fmt::format("Stripe billing is not configured: {}", why));
+    Error e(ErrorCode::kServiceUnavailable,
+            fmt::format("Stripe billing is not configured: {}", why));
     e.with_retryable(false);
     return std::unexpected(std::move(e));
 }
@@ -102,9 +103,9 @@ Result<void> check_input(const std::string& org_id, int64_t amount_cents,
                                 kMaxAmountCents, amount_cents));
     }
     if (org_id.empty() || org_id.size() > kMaxOrgIdBytes || !no_control_chars(org_id)) {
-        return fail(ErrorCode::kInvalidInput,
-                    fmt::format("org id must be 1 to {} bytes without control characters",
-                                kMaxOrgIdBytes));
+        return fail(
+            ErrorCode::kInvalidInput,
+            fmt::format("org id must be 1 to {} bytes without control characters", kMaxOrgIdBytes));
     }
     if (idempotency_key.empty() || idempotency_key.size() > kMaxIdempotencyKeyBytes ||
         !visible_ascii(idempotency_key)) {
@@ -349,8 +350,9 @@ Result<WebhookEvent> verify_webhook(std::string_view payload, std::string_view s
     if (tolerance_seconds < 1) return misconfigured("the tolerance must be at least 1 second");
     if (now_seconds < 0) return misconfigured("the clock is before 1970");
     if (payload.size() > kMaxWebhookPayloadBytes) {
-        return fail(ErrorCode::kDocumentTooLarge,
-                    fmt::format("webhook payload is larger than {} bytes", kMaxWebhookPayloadBytes));
+        return fail(
+            ErrorCode::kDocumentTooLarge,
+            fmt::format("webhook payload is larger than {} bytes", kMaxWebhookPayloadBytes));
     }
     auto header = parse_signature_header(signature_header);
     if (!header) return std::unexpected(header.error());
@@ -373,9 +375,9 @@ Result<WebhookEvent> verify_webhook(std::string_view payload, std::string_view s
                                   now_seconds - header->t, tolerance_seconds));
     }
     if (header->t > now_seconds && header->t - now_seconds > tolerance_seconds) {
-        return refuse(fmt::format(
-            "webhook timestamp is {} seconds in the future, beyond the tolerance of {}",
-            header->t - now_seconds, tolerance_seconds));
+        return refuse(
+            fmt::format("webhook timestamp is {} seconds in the future, beyond the tolerance of {}",
+                        header->t - now_seconds, tolerance_seconds));
     }
     auto event = parse_event(payload);
     if (!event) return event;
@@ -392,19 +394,20 @@ Result<std::optional<Credit>> credit_from_event(const WebhookEvent& event,
     if (!event.checkout || !event.checkout->paid()) return std::optional<Credit>{};
     const CheckoutSessionEvent& s = *event.checkout;
     auto inconsistent = [&](std::string_view why) {
-        return fail(ErrorCode::kUnprocessable,
-                    fmt::format("paid checkout session {} (event {}): {}", s.session_id, event.id,
-                                why));
+        return fail(
+            ErrorCode::kUnprocessable,
+            fmt::format("paid checkout session {} (event {}): {}", s.session_id, event.id, why));
     };
-    if (s.client_reference_id && s.metadata_org_id && *s.client_reference_id != *s.metadata_org_id) {
+    if (s.client_reference_id && s.metadata_org_id &&
+        *s.client_reference_id != *s.metadata_org_id) {
         return inconsistent("client_reference_id and metadata.org_id differ");
     }
     const auto& org = s.client_reference_id ? s.client_reference_id : s.metadata_org_id;
     if (!org || org->empty()) return inconsistent("no org id");
     if (!s.amount_total || *s.amount_total <= 0) return inconsistent("no positive amount_total");
     if (!s.currency || lower(*s.currency) != lower(currency)) {
-        return inconsistent(fmt::format("currency is '{}', not '{}'", s.currency.value_or(""),
-                                        currency));
+        return inconsistent(
+            fmt::format("currency is '{}', not '{}'", s.currency.value_or(""), currency));
     }
     return std::optional<Credit>(
         Credit{.session_id = s.session_id, .org_id = *org, .amount_cents = *s.amount_total});

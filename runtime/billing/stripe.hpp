@@ -23,6 +23,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,14 +42,21 @@ inline constexpr std::size_t kMaxIdempotencyKeyBytes = 255;  // Stripe's limit
 inline constexpr std::string_view kProductName = "orchagent credits";
 
 struct StripeConfig {
-    std::string api_base = "https://api.stripe.com";  // no trailing '/'
-    std::string secret_key;                             // sk_live_... / sk_test_... (or rk_)
-    std::string webhook_secret;                         // whsec_... of the webhook endpoint
-    std::string success_url;  // where Stripe sends the payer afterwards
-    std::string cancel_url;   // where Stripe sends a payer who gives up
-    std::string currency = "usd";  // ISO 4217, lower-case
-    int64_t tolerance_seconds = 300;  // a webhook's t may be this far from now, either way
-    std::chrono::milliseconds timeout{15000};  // the whole exchange with Stripe's API
+    // Stripe's API; tests point it at a fake. http(s)://, no trailing '/'.
+    std::string api_base = "https://api.stripe.com";
+    // sk_live_... / sk_test_... (or a restricted rk_... key). Never logged or echoed.
+    std::string secret_key;
+    // whsec_...: the signing secret of the webhook endpoint.
+    std::string webhook_secret;
+    // Where Stripe sends the payer after paying, and after giving up.
+    std::string success_url;
+    std::string cancel_url;
+    // ISO 4217, lower-case.
+    std::string currency = "usd";
+    // A webhook's signed timestamp may be this many seconds from now, either way (>= 1).
+    int64_t tolerance_seconds = 300;
+    // The whole exchange with Stripe's API.
+    std::chrono::milliseconds timeout{15000};
 };
 
 struct CheckoutSession {
@@ -67,18 +75,18 @@ Result<CheckoutSession> create_checkout_session(const StripeConfig& config,
 // The fields of a Checkout Session object carried by a checkout.session.* event; each is
 // absent when the event lacks it (or it is null).
 struct CheckoutSessionEvent {
-    std::string session_id;                           // data.object.id
-    std::optional<std::string> client_reference_id;   // our org id
-    std::optional<std::string> metadata_org_id;       // metadata.org_id
-    std::optional<int64_t> amount_total;              // cents actually charged
-    std::optional<std::string> payment_status;        // "paid", "unpaid", "no_payment_required"
+    std::string session_id;                          // data.object.id
+    std::optional<std::string> client_reference_id;  // our org id
+    std::optional<std::string> metadata_org_id;      // metadata.org_id
+    std::optional<int64_t> amount_total;             // cents actually charged
+    std::optional<std::string> payment_status;       // "paid", "unpaid", "no_payment_required"
     std::optional<std::string> currency;
     bool paid() const { return payment_status == "paid"; }
 };
 
 struct WebhookEvent {
-    std::string id;    // evt_...: the same event may be delivered more than once
-    std::string type;  // e.g. "checkout.session.completed"
+    std::string id;         // evt_...: the same event may be delivered more than once
+    std::string type;       // e.g. "checkout.session.completed"
     int64_t signed_at = 0;  // the header's t
     // Set when data.object is a checkout session (every checkout.session.* type); other
     // events carry only id and type, for the caller to acknowledge and ignore.

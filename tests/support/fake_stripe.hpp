@@ -128,10 +128,10 @@ class FakeStripe {
             {"data", {{"object", object}}},
         };
         const std::string payload = event.dump();
-        return SignedEvent{.event_id = event_id,
-                           .payload = payload,
-                           .signature_header = signature_header(
-                               payload, secret.value_or(webhook_secret_), t)};
+        return SignedEvent{
+            .event_id = event_id,
+            .payload = payload,
+            .signature_header = signature_header(payload, secret.value_or(webhook_secret_), t)};
     }
 
     // "t=<t>,v1=<hex HMAC-SHA256(secret, "<t>.<payload>")>".
@@ -167,8 +167,9 @@ class FakeStripe {
             if (amp == std::string_view::npos) amp = body.size();
             const std::string_view item = body.substr(pos, amp - pos);
             const size_t eq = item.find('=');
-            out.emplace_back(percent_decode(item.substr(0, eq)),
-                             eq == std::string_view::npos ? "" : percent_decode(item.substr(eq + 1)));
+            out.emplace_back(
+                percent_decode(item.substr(0, eq)),
+                eq == std::string_view::npos ? "" : percent_decode(item.substr(eq + 1)));
             pos = amp + 1;
         }
         return out;
@@ -224,10 +225,10 @@ class FakeStripe {
             std::string shown = auth == r.headers.end() ? "" : auth->second;
             if (shown.starts_with("Bearer ")) shown = shown.substr(7);
             // Stripe masks all but the last four characters.
-            const std::string masked =
-                shown.size() > 12 ? shown.substr(0, 8) + std::string(shown.size() - 12, '*') +
-                                        shown.substr(shown.size() - 4)
-                                  : "****";
+            const std::string masked = shown.size() > 12 ? shown.substr(0, 8) +
+                                                               std::string(shown.size() - 12, '*') +
+                                                               shown.substr(shown.size() - 4)
+                                                         : "****";
             return stripe_error(401, "invalid_request_error",
                                 "Invalid API Key provided: " + masked);
         }
@@ -238,11 +239,10 @@ class FakeStripe {
             }
             s.form[name] = std::move(value);
         }
-        for (const char* required :
-             {"mode", "line_items[0][price_data][currency]",
-              "line_items[0][price_data][product_data][name]",
-              "line_items[0][price_data][unit_amount]", "line_items[0][quantity]", "success_url",
-              "cancel_url"}) {
+        for (const char* required : {"mode", "line_items[0][price_data][currency]",
+                                     "line_items[0][price_data][product_data][name]",
+                                     "line_items[0][price_data][unit_amount]",
+                                     "line_items[0][quantity]", "success_url", "cancel_url"}) {
             if (!s.form.contains(required) || s.form[required].empty()) {
                 return stripe_error(400, "invalid_request_error",
                                     std::string("Missing required param: ") + required + ".",

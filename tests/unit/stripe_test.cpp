@@ -113,7 +113,8 @@ TEST(StripeCheckout, AStripeMessageQuotingTheKeyIsScrubbed) {
     FakeStripe fake;
     const std::string key = fake.secret_key();
     fake.fail_with(400, R"({"error":{"type":"invalid_request_error","message":"bad key )" + key +
-                            R"( and whsec_abc123, glued:)" + key + R"(x, masked rk_live_****abcd\n"}})");
+                            R"( and whsec_abc123, glued:)" + key +
+                            R"(x, masked rk_live_****abcd\n"}})");
     auto r = create_checkout_session(config_for(fake.url(), key), "org_a", 1000, "k1");
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code(), ErrorCode::kInternalError);
@@ -171,7 +172,8 @@ TEST(StripeCheckout, UnreachableOrSlowStripeIsRetryableServiceUnavailable) {
 }
 
 TEST(StripeCheckout, ASuccessAnswerThatIsNoSessionIsANonRetryableInternalError) {
-    for (const std::string body : {"not json", "{}", R"({"id":"cs_1"})", R"({"id":"cs_1","url":"javascript:x"})"}) {
+    for (const std::string body :
+         {"not json", "{}", R"({"id":"cs_1"})", R"({"id":"cs_1","url":"javascript:x"})"}) {
         FakeHttpServer odd([&](const FakeRequest&) { return FakeResponse{.body = body}; });
         auto r = create_checkout_session(config_for(odd.url(), "sk_test_k"), "o", 1000, "k");
         ASSERT_FALSE(r.has_value()) << body;
@@ -265,9 +267,9 @@ TEST(StripeWebhook, AKnownVectorVerifies) {
     // One flipped hex digit of the vector is refused.
     std::string flipped = kVectorV1;
     flipped[10] = flipped[10] == '0' ? '1' : '0';
-    EXPECT_FALSE(verify_webhook(kVectorPayload, "t=1700000000,v1=" + flipped, kVectorSecret, kNow,
-                                300)
-                     .has_value());
+    EXPECT_FALSE(
+        verify_webhook(kVectorPayload, "t=1700000000,v1=" + flipped, kVectorSecret, kNow, 300)
+            .has_value());
 }
 
 TEST(StripeWebhook, AnyOfSeveralV1SignaturesMayMatchAndOtherSchemesAreIgnored) {
@@ -301,11 +303,11 @@ TEST(StripeWebhook, TamperedPayloadOrWrongSecretIsRefused) {
 }
 
 TEST(StripeWebhook, TheTimestampMustBeWithinTheToleranceBothWays) {
-    EXPECT_TRUE(verify_webhook(kVectorPayload, header_at(kNow - 300, kVectorPayload),
-                               kVectorSecret, kNow, 300)
+    EXPECT_TRUE(verify_webhook(kVectorPayload, header_at(kNow - 300, kVectorPayload), kVectorSecret,
+                               kNow, 300)
                     .has_value());
-    EXPECT_TRUE(verify_webhook(kVectorPayload, header_at(kNow + 300, kVectorPayload),
-                               kVectorSecret, kNow, 300)
+    EXPECT_TRUE(verify_webhook(kVectorPayload, header_at(kNow + 300, kVectorPayload), kVectorSecret,
+                               kNow, 300)
                     .has_value());
     const Error stale = refused(kVectorPayload, header_at(kNow - 301, kVectorPayload));
     EXPECT_EQ(stale.code(), ErrorCode::kInvalidInput);
@@ -323,8 +325,8 @@ TEST(StripeWebhook, MalformedHeadersAreRefusedSayingWhy) {
     EXPECT_EQ(refused(kVectorPayload, "  ").message(), "missing Stripe-Signature header");
     for (const std::string& header :
          {std::string("garbage"), "v1=" + kVectorV1, "t=abc" + v1, "t=" + v1, "t=-5" + v1,
-          "t=1700000000,t=1700000000" + v1, "t=1700000000,,v1=" + kVectorV1,
-          "t=1700000000," + v1, "=x,t=1700000000" + v1, "t=1234567890123456789" + v1}) {
+          "t=1700000000,t=1700000000" + v1, "t=1700000000,,v1=" + kVectorV1, "t=1700000000," + v1,
+          "=x,t=1700000000" + v1, "t=1234567890123456789" + v1}) {
         const Error e = refused(kVectorPayload, header);
         EXPECT_EQ(e.code(), ErrorCode::kInvalidInput) << header;
         EXPECT_TRUE(e.message().starts_with("malformed Stripe-Signature header: "))
@@ -332,8 +334,8 @@ TEST(StripeWebhook, MalformedHeadersAreRefusedSayingWhy) {
     }
     EXPECT_EQ(refused(kVectorPayload, "t=1700000000").message(),
               "Stripe-Signature header has no v1 signature");
-    const std::string longest = "t=1700000000,v1=" + kVectorV1 + ",v0=" +
-                                std::string(4096 - 16 - 64 - 4, 'a');
+    const std::string longest =
+        "t=1700000000,v1=" + kVectorV1 + ",v0=" + std::string(4096 - 16 - 64 - 4, 'a');
     ASSERT_EQ(longest.size(), 4096u);
     EXPECT_TRUE(verify_webhook(kVectorPayload, longest, kVectorSecret, kNow, 300).has_value());
     EXPECT_EQ(refused(kVectorPayload, longest + "a").message(),
@@ -405,9 +407,8 @@ TEST(StripeWebhook, ConfigurationErrorsAreInternal) {
     EXPECT_EQ(no_secret.error().code(), ErrorCode::kInternalError);
     EXPECT_FALSE(no_secret.error().retryable());
     // An empty secret must never verify anything, even a signature made with the empty key.
-    EXPECT_FALSE(
-        verify_webhook(kVectorPayload, header_at(kNow, kVectorPayload, ""), "", kNow, 300)
-            .has_value());
+    EXPECT_FALSE(verify_webhook(kVectorPayload, header_at(kNow, kVectorPayload, ""), "", kNow, 300)
+                     .has_value());
     auto no_tolerance = verify_webhook(kVectorPayload, header, kVectorSecret, kNow, 0);
     ASSERT_FALSE(no_tolerance.has_value());
     EXPECT_EQ(no_tolerance.error().code(), ErrorCode::kInternalError);
@@ -455,8 +456,8 @@ TEST(StripeWebhook, OtherEventsAndUnpaidSessionsCreditNothing) {
     const auto now = static_cast<int64_t>(std::time(nullptr));
     const auto invoice = fake.signed_event(
         "invoice.paid", {{"id", "in_1"}, {"object", "invoice"}, {"amount_paid", 999}}, now);
-    auto event = verify_webhook(invoice.payload, invoice.signature_header, fake.webhook_secret(),
-                                now, 300);
+    auto event =
+        verify_webhook(invoice.payload, invoice.signature_header, fake.webhook_secret(), now, 300);
     ASSERT_TRUE(event.has_value()) << event.error().message();
     EXPECT_EQ(event->type, "invoice.paid");
     EXPECT_FALSE(event->checkout.has_value());
@@ -468,8 +469,8 @@ TEST(StripeWebhook, OtherEventsAndUnpaidSessionsCreditNothing) {
     auto session = create_checkout_session(c, "org_late", 800, "k-late");
     ASSERT_TRUE(session.has_value());
     const auto unpaid = fake.completed_event(session->id, now, "unpaid");
-    auto pending = verify_webhook(unpaid.payload, unpaid.signature_header, fake.webhook_secret(),
-                                  now, 300);
+    auto pending =
+        verify_webhook(unpaid.payload, unpaid.signature_header, fake.webhook_secret(), now, 300);
     ASSERT_TRUE(pending.has_value());
     ASSERT_TRUE(pending->checkout.has_value());
     EXPECT_FALSE(pending->checkout->paid());
