@@ -73,6 +73,7 @@ void register_routes(http::Router& router, App& app) {
     register_call_routes(router, app);
     register_usage_routes(router, app);
     register_billing_routes(router, app);
+    register_payment_routes(router, app);
 }
 
 }  // namespace orchagent::api

@@ -15,6 +15,7 @@
 #include "core/clock.hpp"
 #include "runtime/accounts.hpp"
 #include "runtime/agents.hpp"
+#include "runtime/billing/stripe.hpp"
 #include "runtime/calls.hpp"
 #include "runtime/rate_limit.hpp"
 #include "runtime/store/store.hpp"
@@ -33,6 +34,8 @@ struct App {
     runtime::RateLimiter* rate_limiter = nullptr;
     int64_t rate_limit_per_minute = 0;                  // agent calls per key; 0: unlimited
     std::map<std::string, int64_t> org_rate_limits;     // by org slug, overriding the default
+    // The payment provider; null when the operator configured none.
+    const runtime::stripe::StripeConfig* stripe = nullptr;
     std::string tmp_dir;  // uploads in progress (same filesystem as the bundle store)
     int64_t started_at_ms = 0;
 };
@@ -64,6 +67,7 @@ void register_call_routes(http::Router& router, App& app);
 void register_operator_routes(http::Router& router, App& app);
 void register_usage_routes(http::Router& router, App& app);
 void register_billing_routes(http::Router& router, App& app);
+void register_payment_routes(http::Router& router, App& app);
 
 // The caller's call rate limit (calls per minute per key; 0: unlimited).
 int64_t rate_limit_for(const App& app, const runtime::Principal& who);

@@ -66,6 +66,25 @@ Result<void> load_config_file(const std::string& path, DaemonConfig& c) {
                     c.org_plans[slug] = plan;
                 }
             }
+            else if (key == "payments") {
+                if (!v.IsMap()) return where("must be a mapping");
+                PaymentsConfig p;
+                for (const auto& field : v) {
+                    const std::string name = field.first.as<std::string>("");
+                    const YAML::Node& f = field.second;
+                    if (name == "provider") {
+                        if (f.as<std::string>() != "stripe") return where("provider: only 'stripe' is supported");
+                    } else if (name == "api_base") p.api_base = f.as<std::string>();
+                    else if (name == "secret_key_env") p.secret_key_env = f.as<std::string>();
+                    else if (name == "webhook_secret_env") p.webhook_secret_env = f.as<std::string>();
+                    else if (name == "success_url") p.success_url = f.as<std::string>();
+                    else if (name == "cancel_url") p.cancel_url = f.as<std::string>();
+                    else if (name == "currency") p.currency = f.as<std::string>();
+                    else if (name == "tolerance_seconds") p.tolerance_seconds = f.as<int64_t>();
+                    else return where(fmt::format("{}: unknown key", name));
+                }
+                c.payments = p;
+            }
             else if (key == "clock_offset_file") c.clock_offset_file = v.as<std::string>();
             else if (key == "port_file") c.port_file = v.as<std::string>();
             else return where("unknown key");
@@ -129,6 +148,21 @@ Result<void> finish_config(DaemonConfig& c) {
         if (auto r = check_plan(fmt::format("org_plans.{}.calls_per_day", slug), plan.calls_per_day); !r) return r;
         if (auto r = check_plan(fmt::format("org_plans.{}.executions_per_day", slug), plan.executions_per_day); !r)
             return r;
+    }
+    if (c.payments) {
+        const PaymentsConfig& p = *c.payments;
+        for (const auto& [name, url] : {std::pair{"api_base", &p.api_base},
+                                        {"success_url", &p.success_url},
+                                        {"cancel_url", &p.cancel_url}}) {
+            if (!url->starts_with("https://") && !url->starts_with("http://")) {
+                return fail(ErrorCode::kInvalidInput,
+                            fmt::format("payments.{}: must be an http(s) URL", name));
+            }
+        }
+        if (p.tolerance_seconds < 1 || p.tolerance_seconds > 3600)
+            return fail(ErrorCode::kInvalidInput, "payments.tolerance_seconds: must be 1 to 3600");
+        if (p.currency.size() != 3)
+            return fail(ErrorCode::kInvalidInput, "payments.currency: a three-letter ISO 4217 code");
     }
     if (c.max_timeout_seconds < 1 || c.max_timeout_seconds > 3600)
         return fail(ErrorCode::kInvalidInput, "max_timeout_seconds: must be 1 to 3600");

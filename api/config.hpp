@@ -4,11 +4,24 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "core/error.hpp"
 
 namespace orchagent::api {
+
+// The payment provider behind POST /billing/checkout (Stripe's API). The secrets come from
+// environment variables named here, never from the file itself.
+struct PaymentsConfig {
+    std::string api_base = "https://api.stripe.com";
+    std::string secret_key_env = "STRIPE_SECRET_KEY";
+    std::string webhook_secret_env = "STRIPE_WEBHOOK_SECRET";
+    std::string success_url;  // where Stripe sends the payer after paying
+    std::string cancel_url;   // ... or after giving up
+    std::string currency = "usd";
+    int64_t tolerance_seconds = 300;  // webhook timestamps this far from our clock are refused
+};
 
 struct DaemonConfig {
     std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
@@ -32,6 +45,7 @@ struct DaemonConfig {
         int64_t executions_per_day = 0;
     };
     std::map<std::string, Plan> org_plans;
+    std::optional<PaymentsConfig> payments;  // none: checkout answers that it is not configured
     std::string clock_offset_file;          // tests: seconds added to the clock (see Clock)
     std::string port_file;                  // when set, the bound port is written there
 };

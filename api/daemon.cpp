@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -161,6 +162,29 @@ int serve(const DaemonConfig& config) {
                   << std::endl;
     }
 
+    // Payments: the secrets come from the environment variables the config names.
+    std::optional<runtime::stripe::StripeConfig> stripe;
+    if (config.payments) {
+        const PaymentsConfig& p = *config.payments;
+        auto secret = [](const std::string& name) {
+            const char* v = name.empty() ? nullptr : std::getenv(name.c_str());
+            return std::string(v ? v : "");
+        };
+        stripe = runtime::stripe::StripeConfig{.api_base = p.api_base,
+                                               .secret_key = secret(p.secret_key_env),
+                                               .webhook_secret = secret(p.webhook_secret_env),
+                                               .success_url = p.success_url,
+                                               .cancel_url = p.cancel_url,
+                                               .currency = p.currency,
+                                               .tolerance_seconds = p.tolerance_seconds};
+        if (stripe->secret_key.empty() || stripe->webhook_secret.empty()) {
+            return report(Error(ErrorCode::kInvalidInput,
+                                fmt::format("payments: set the environment variables {} and {} "
+                                            "(Stripe's secret key and the webhook's signing secret)",
+                                            p.secret_key_env, p.webhook_secret_env)));
+        }
+    }
+
     runtime::RateLimiter rate_limiter;
     auto metrics = std::make_shared<http::Metrics>();
     metrics->describe("orchagent_runs_in_flight", "gauge", "Jailed runs in progress.");
@@ -177,6 +201,7 @@ int serve(const DaemonConfig& config) {
             .rate_limiter = &rate_limiter,
             .rate_limit_per_minute = config.rate_limit_per_minute,
             .org_rate_limits = config.org_rate_limits,
+            .stripe = stripe ? &*stripe : nullptr,
             .tmp_dir = dir->tmp,
             .started_at_ms = system_now_ms()};
     auto router = std::make_shared<http::Router>();

@@ -801,7 +801,7 @@ class SqliteStore final : public Store {
     }
 
     Result<PaymentResult> complete_checkout(std::string_view event_id, std::string_view type,
-                                            std::string_view session_id, int64_t now) override {
+                                            const CheckoutSession& paid, int64_t now) override {
         return write([&](Connection& db) -> Result<PaymentResult> {
             auto tx = Transaction::begin(db);
             if (!tx) return std::unexpected(tx.error());
@@ -813,33 +813,33 @@ class SqliteStore final : public Store {
                 out.outcome = PaymentOutcome::kDuplicate;
                 return out;
             }
-            auto session = one<CheckoutSession>(
-                db,
-                "SELECT id, org_id, amount_cents, status, created_at FROM checkout_sessions"
-                " WHERE id = ?",
-                {session_id}, [](const Query& q) {
-                    return CheckoutSession{q.text(0), q.text(1), q.int64(2), q.text(3), q.int64(4)};
-                });
-            if (!session) return std::unexpected(session.error());
-            if (!*session) {
-                out.outcome = PaymentOutcome::kUnknownSession;
-                return out;
-            }
             auto mark = run(db,
                             "INSERT INTO payment_events (id, type, session_id, received_at)"
                             " VALUES (?, ?, ?, ?)",
-                            {event_id, type, session_id, now});
+                            {event_id, type, paid.id, now});
             if (!mark) return std::unexpected(mark.error());
-            if ((*session)->status == "completed") {
+            auto status = one<std::string>(db, "SELECT status FROM checkout_sessions WHERE id = ?",
+                                           {paid.id}, [](const Query& q) { return q.text(0); });
+            if (!status) return std::unexpected(status.error());
+            auto org = one<int64_t>(db, "SELECT 1 FROM orgs WHERE id = ?", {paid.org_id},
+                                    [](const Query& q) { return q.int64(0); });
+            if (!org) return std::unexpected(org.error());
+            if (*status == "completed") {
                 out.outcome = PaymentOutcome::kDuplicate;
+            } else if (!*org) {
+                out.outcome = PaymentOutcome::kUnknownOrg;
             } else {
-                auto done = run(db,
-                                "UPDATE checkout_sessions SET status = 'completed',"
-                                " completed_at = ? WHERE id = ?",
-                                {now, session_id});
+                auto done = *status ? run(db,
+                                          "UPDATE checkout_sessions SET status = 'completed',"
+                                          " completed_at = ? WHERE id = ?",
+                                          {now, paid.id})
+                                    : run(db,
+                                          "INSERT INTO checkout_sessions (id, org_id, amount_cents,"
+                                          " status, created_at, completed_at)"
+                                          " VALUES (?, ?, ?, 'completed', ?, ?)",
+                                          {paid.id, paid.org_id, paid.amount_cents, now, now});
                 if (!done) return std::unexpected(done.error());
-                auto t = append_credit(db, (*session)->org_id, (*session)->amount_cents, "topup",
-                                       session_id, now);
+                auto t = append_credit(db, paid.org_id, paid.amount_cents, "topup", paid.id, now);
                 if (!t) return std::unexpected(t.error());
                 out.transaction = std::move(*t);
             }

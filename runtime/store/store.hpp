@@ -197,7 +197,7 @@ struct CheckoutSession {
     std::string status;  // open|completed
     int64_t created_at = 0;
 };
-enum class PaymentOutcome { kCredited, kDuplicate, kUnknownSession };
+enum class PaymentOutcome { kCredited, kDuplicate, kUnknownOrg };
 struct PaymentResult {
     PaymentOutcome outcome = PaymentOutcome::kCredited;
     std::optional<CreditTransaction> transaction;
@@ -351,11 +351,15 @@ class Store {
 
     // --- payments --------------------------------------------------------------------------
     virtual Result<void> create_checkout(const CheckoutSession& session) = 0;
-    // Applies a provider's "session paid" event once: the event id and the session are each
-    // credited at most once (a `topup` of the session's amount), one transaction.
+    // Applies a verified "session paid" event once, in one transaction: a `topup` of what
+    // the provider charged (paid.amount_cents) to paid.org_id, referencing the session. An
+    // event id seen before, or a session already completed, credits nothing (kDuplicate).
+    // A session this store did not create (its row was lost after the provider made it) is
+    // credited too: the provider's signature is the proof. An org that does not exist
+    // credits nothing (kUnknownOrg); the event is remembered either way.
     virtual Result<PaymentResult> complete_checkout(std::string_view event_id,
                                                     std::string_view event_type,
-                                                    std::string_view session_id, int64_t now) = 0;
+                                                    const CheckoutSession& paid, int64_t now) = 0;
 };
 
 // Opens the store named by a URL: "sqlite:///abs/path.db" or "sqlite://relative.db"; runs

@@ -429,18 +429,28 @@ TEST_F(StoreTest, UsageQueriesReadTheRollups) {
 
 TEST_F(StoreTest, CheckoutIsCreditedOncePerEventAndSession) {
     ASSERT_TRUE(store_->create_checkout({.id = "cs_1", .org_id = org_.id, .amount_cents = 500, .created_at = 1}));
-    auto first = store_->complete_checkout("evt_1", "checkout.session.completed", "cs_1", 2);
+    const CheckoutSession paid{.id = "cs_1", .org_id = org_.id, .amount_cents = 500};
+    auto first = store_->complete_checkout("evt_1", "checkout.session.completed", paid, 2);
     ASSERT_TRUE(first);
     EXPECT_EQ(first->outcome, PaymentOutcome::kCredited);
     EXPECT_EQ(first->transaction->type, "topup");
+    EXPECT_EQ(first->transaction->reference_id, "cs_1");
     EXPECT_EQ(first->transaction->balance_after_cents, 500);
-    EXPECT_EQ(store_->complete_checkout("evt_1", "checkout.session.completed", "cs_1", 3)->outcome,
+    // The same event again, or another event for the same session: nothing more.
+    EXPECT_EQ(store_->complete_checkout("evt_1", "checkout.session.completed", paid, 3)->outcome,
               PaymentOutcome::kDuplicate);
-    EXPECT_EQ(store_->complete_checkout("evt_2", "checkout.session.async_payment_succeeded", "cs_1", 4)->outcome,
+    EXPECT_EQ(store_->complete_checkout("evt_2", "checkout.session.async_payment_succeeded", paid, 4)->outcome,
               PaymentOutcome::kDuplicate);
-    EXPECT_EQ(store_->complete_checkout("evt_3", "checkout.session.completed", "cs_nope", 5)->outcome,
-              PaymentOutcome::kUnknownSession);
-    EXPECT_EQ(*store_->balance(org_.id), 500);
+    // A session whose row was lost is still credited once; an unknown org is not.
+    const CheckoutSession lost{.id = "cs_lost", .org_id = org_.id, .amount_cents = 700};
+    EXPECT_EQ(store_->complete_checkout("evt_3", "checkout.session.completed", lost, 5)->outcome,
+              PaymentOutcome::kCredited);
+    EXPECT_EQ(store_->complete_checkout("evt_4", "checkout.session.completed", lost, 6)->outcome,
+              PaymentOutcome::kDuplicate);
+    const CheckoutSession stranger{.id = "cs_x", .org_id = "org_nobody", .amount_cents = 900};
+    EXPECT_EQ(store_->complete_checkout("evt_5", "checkout.session.completed", stranger, 7)->outcome,
+              PaymentOutcome::kUnknownOrg);
+    EXPECT_EQ(*store_->balance(org_.id), 1200);
 }
 
 }  // namespace
