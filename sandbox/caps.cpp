@@ -3,6 +3,7 @@
 // the permitted, effective and inheritable sets emptied explicitly (a uid change clears
 // only permitted and effective, and only when leaving root).
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -34,8 +35,11 @@ int child_drop_caps(const ChildPlan& plan) noexcept {
         if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
     }
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return errno;
-    if (::setresgid(plan.run_gid, plan.run_gid, plan.run_gid) != 0) return errno;
-    if (::setresuid(plan.run_uid, plan.run_uid, plan.run_uid) != 0) return errno;
+    // Raw system calls, not glibc's wrappers: in a process that shares our memory glibc
+    // believes it is multithreaded and would broadcast the change to the daemon's threads
+    // under a lock (__nptl_setxid) that a SIGKILLed daemon's thread may hold forever.
+    if (::syscall(SYS_setresgid, plan.run_gid, plan.run_gid, plan.run_gid) != 0) return errno;
+    if (::syscall(SYS_setresuid, plan.run_uid, plan.run_uid, plan.run_uid) != 0) return errno;
     if (::cap_set_proc(plan.empty_caps) != 0) return errno;
     return 0;
 }

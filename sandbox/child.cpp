@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sandbox/spawn.hpp"
 #include "sandbox/steps.hpp"
 
 namespace orchagent::sandbox {
@@ -83,9 +84,15 @@ int set_hostname(const ChildPlan& plan) noexcept {
 
 int unshare_cgroup_ns() noexcept { return ::unshare(CLONE_NEWCGROUP) == 0 ? 0 : errno; }
 
-int die_with_parent() noexcept {
-    return ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == 0 ? 0 : errno;
+// First thing in the child: our copy of the sync pipe's write end closed (so a parent that
+// dies before "go" is an EOF, not a wait forever) and the parent watched. The watch is set
+// again after the id change, which clears it.
+int watch_parent_early(const ChildPlan& plan) noexcept {
+    if (plan.sync_write_fd >= 0) ::close(plan.sync_write_fd);
+    return watch_parent(plan.parent_pidfd);
 }
+
+int die_with_parent(const ChildPlan& plan) noexcept { return watch_parent(plan.parent_pidfd); }
 
 int unblock_signals() noexcept {
     sigset_t none;
@@ -124,6 +131,7 @@ int child_main(void* arg) noexcept {
     };
     int32_t index = -1;
 
+    step(ChildStep::kParentDeath, watch_parent_early(plan));
     step(ChildStep::kWaitParent, plan.sync_fd >= 0 ? wait_for_parent(plan) : 0);
     step(ChildStep::kSignals, reset_signals());
     step(ChildStep::kCgroupJoin, join_cgroups(plan));
@@ -141,7 +149,7 @@ int child_main(void* arg) noexcept {
     step(ChildStep::kSession, new_session());
     step(ChildStep::kChdir, change_dir(plan));
     step(ChildStep::kDropCaps, child_drop_caps(plan));
-    step(ChildStep::kParentDeath, die_with_parent());
+    step(ChildStep::kParentDeath, die_with_parent(plan));
     step(ChildStep::kSeccomp, install_seccomp(*plan.seccomp));
     step(ChildStep::kSignals, unblock_signals());
     exec_program(plan);

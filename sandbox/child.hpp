@@ -86,6 +86,8 @@ struct ChildPlan {
     // Pipes (all >= 3, all close-on-exec).
     int sync_fd = -1;    // read end: one byte from the parent means "go"
     int status_fd = -1;  // write end: a ChildFailure, or EOF at exec
+    int sync_write_fd = -1;  // the parent's end of the sync pipe: the child closes its copy
+    int parent_pidfd = -1;   // self_pidfd() of the daemon: the child stops if it has died
     int stdin_fd = -1;
     int stdout_fd = -1;
     int stderr_fd = -1;

@@ -358,6 +358,8 @@ Result<JailResult> Launcher::run(const JailSpec& spec) {
     plan.stderr_fd = err->write.get();
     plan.sync_fd = sync->read.get();
     plan.status_fd = status->write.get();
+    plan.sync_write_fd = sync->write.get();
+    plan.parent_pidfd = self_pidfd();
 
     // 4. Clone, born in the v2 group when there is one; the child joins v1 groups itself.
     static thread_local ChildStack stack;

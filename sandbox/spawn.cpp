@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -65,6 +67,22 @@ constexpr bool kHaveClone3Trampoline = false;
 
 }  // namespace
 
+int self_pidfd() {
+    static const int fd = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+    return fd;
+}
+
+int watch_parent(int parent_pidfd) noexcept {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return errno;
+    if (parent_pidfd < 0) return 0;
+    pollfd p{parent_pidfd, POLLIN, 0};
+    int n;
+    do {
+        n = ::poll(&p, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    return n > 0 ? ESRCH : 0;  // readable: the daemon has exited
+}
+
 Result<Spawned> spawn_vm_child(int (*fn)(void*), void* arg, void* stack, size_t stack_size,
                                uint64_t ns_flags, int cgroup_fd) {
     AllSignalsBlocked blocked;
@@ -112,6 +130,7 @@ Result<std::unique_ptr<NamespaceHolder>> NamespaceHolder::start(Work work, const
     std::unique_ptr<NamespaceHolder> holder(new NamespaceHolder());
     holder->work_ = work;
     holder->arg_ = arg;
+    holder->parent_pidfd_ = self_pidfd();
     void* stack = ::mmap(nullptr, kHolderStackBytes, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) return fail_errno("mmap", "namespace holder stack");
@@ -132,6 +151,11 @@ Result<std::unique_ptr<NamespaceHolder>> NamespaceHolder::start(Work work, const
 
 int NamespaceHolder::main(void* self) noexcept {
     const auto& holder = *static_cast<const NamespaceHolder*>(self);
+    // Our copies of the parent's ends: with them closed, the go pipe reads EOF once the
+    // parent is gone, and a SIGKILLed daemon leaves no holder behind.
+    ::close(holder.go_write_.get());
+    ::close(holder.status_read_.get());
+    if (watch_parent(holder.parent_pidfd_) != 0) ::_exit(1);
     char byte = 0;
     if (::read(holder.go_read_.get(), &byte, 1) != 1) ::_exit(1);
     int32_t result[2] = {0, -1};

@@ -22,6 +22,16 @@ struct Spawned {
     bool in_cgroup = false;  // born in the v2 group (false: the caller must move it)
 };
 
+// A pidfd of this process, opened once (close-on-exec): a child we clone polls it to learn
+// that we died (PR_SET_PDEATHSIG alone cannot tell it the parent died before the call).
+// -1 if the kernel has no pidfd_open.
+int self_pidfd();
+
+// In a child we cloned, before anything else: SIGKILL when the cloning thread dies, and an
+// error (ESRCH) when the daemon has already died, so that no child outlives a SIGKILLed
+// daemon holding copies of its sockets. Async-signal-safe.
+int watch_parent(int parent_pidfd) noexcept;
+
 // Runs fn(arg) in a new process sharing our memory, on [stack, stack + stack_size), with
 // `ns_flags` (CLONE_NEW*). Every signal is blocked across the clone; fn must reset handlers.
 // `cgroup_fd` (an O_PATH fd of a v2 group, or -1): where the child is born, when the kernel
@@ -58,6 +68,7 @@ class NamespaceHolder {
     const void* arg_ = nullptr;
     void* stack_ = nullptr;
     UniqueFd go_read_, go_write_, status_read_, status_write_;
+    int parent_pidfd_ = -1;  // self_pidfd(), not owned
     Spawned spawned_;
 };
 

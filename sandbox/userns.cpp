@@ -54,7 +54,9 @@ int child_join_slot_user(const ChildPlan& plan) noexcept {
     if (::setns(plan.slot_user_ns, CLONE_NEWUSER) != 0) return errno;
     // The daemon's supplementary groups (root's gid 0 among them) would still grant access
     // to host files through group permission bits even though they are unmapped.
-    if (::setgroups(0, nullptr) != 0) return errno;
+    // The raw system call: glibc's setgroups would broadcast to the daemon's threads
+    // (see child_drop_caps).
+    if (::syscall(SYS_setgroups, 0, nullptr) != 0) return errno;
     return 0;
 }
 
