@@ -20,6 +20,8 @@
 
 namespace orchagent::runtime {
 
+class LlmClient;  // runtime/llm.hpp
+
 inline constexpr size_t kUsageOutputBytes = 10 * 1024;  // stdout/stderr kept per record
 inline constexpr uint64_t kMaxUploadFileBytes = 25ull << 20;  // one uploaded file
 
@@ -70,6 +72,10 @@ class Calls {
     // Marks the calls a previous life of this daemon left running (after a crash).
     Result<int64_t> recover();
 
+    // The provider prompt agents run against (docs/operator.md, `llm:`); none by default,
+    // and then they answer LLM_ERROR. Set before the first call.
+    void set_llm(const LlmClient* llm) { llm_ = llm; }
+
     uint32_t running() const { return running_.load(); }
     const std::string& instance_id() const { return instance_id_; }
 
@@ -90,6 +96,7 @@ class Calls {
     Executor& executor_;
     const CallLimits limits_;
     const std::string instance_id_;
+    const LlmClient* llm_ = nullptr;
 
     std::mutex admit_mutex_;
     std::condition_variable admit_cv_;
