@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "core/error.hpp"
+#include "runtime/llm.hpp"
 
 namespace orchagent::api {
 
@@ -26,6 +28,7 @@ struct DaemonConfig {
     std::map<std::string, int64_t> org_rate_limits;  // org slug -> calls per minute
     std::string clock_offset_file;          // tests: seconds added to the clock (see Clock)
     std::string port_file;                  // when set, the bound port is written there
+    std::optional<runtime::LlmConfig> llm;  // prompt agents' provider; none: they answer LLM_ERROR
 };
 
 // Reads the YAML file into `config` (keys as in DaemonConfig).
