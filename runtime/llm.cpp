@@ -429,6 +429,7 @@ CallResponse run_prompt_call(const LlmClient& llm, const manifest::AgentManifest
         record.stdout_text = cut(run.reply->text, kUsageOutputBytes);
     } else {
         detail = run.reply.error().message();
+        const std::string for_caller = detail;
         // The provider's own message goes to the owner's logs, not to the caller.
         if (!run.response_body.empty()) {
             auto [code, message] = provider_error(run.response_body);
@@ -438,6 +439,7 @@ CallResponse run_prompt_call(const LlmClient& llm, const manifest::AgentManifest
         replace_all(detail, llm.config().api_key.size() >= 4 ? llm.config().api_key : "",
                     "[redacted]");
         record.stderr_text = cut(detail, kUsageOutputBytes);
+        detail = for_caller;  // ?verbose=true shows the caller only what the error says
     }
     const int64_t processing = clock.now_ms() - options.accepted_at_ms;
     CallResponse response;

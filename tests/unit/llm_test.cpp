@@ -341,5 +341,68 @@ TEST(LlmClient, TheCallersDeadlineIsTimeoutTheOperatorsLimitIsLlmError) {
     EXPECT_NE(provider.reply.error().message().find("did not answer within 1 s"), std::string::npos);
 }
 
+TEST(RunPromptCall, TheEnvelopeAndTheUsageRecord) {
+    FakeHttpServer server([](const FakeRequest& r) {
+        if (r.body.find("deny") != std::string::npos) {
+            // A provider that quotes the key back in its error message.
+            return FakeResponse{.status = 401,
+                                .body = Json{{"error", {{"message", "Incorrect API key provided: " +
+                                                                        r.headers.at("authorization")},
+                                                        {"code", "invalid_api_key"}}}}
+                                            .dump()};
+        }
+        return FakeResponse{.body = completion(R"({"n": 1})")};
+    });
+    LlmClient llm = client_for(server);
+    Clock clock;
+    auto agent = prompt_agent("{{q}}");
+    agent.version = "v3";
+    CallContext context{.request_id = "req_1"};
+    CallOptions options{.accepted_at_ms = clock.now_ms()};
+    store::UsageRecord record{.id = "run_1"};
+
+    CallResponse ok = run_prompt_call(llm, agent, json_input(R"({"q": "hi"})"), context,
+                                      milliseconds(5000), clock, options, record);
+    ASSERT_EQ(ok.status, 200) << ok.body.dump();
+    EXPECT_EQ(ok.body["data"], Json({{"n", 1}}));
+    const Json& meta = ok.body["metadata"];
+    EXPECT_EQ(meta["request_id"], "req_1");
+    EXPECT_EQ(meta["version"], "v3");
+    EXPECT_EQ(meta["run_id"], "run_1");
+    EXPECT_EQ(meta["model"], "gpt-4o-mini-2024-07-18");
+    EXPECT_EQ(meta["llm_usage"]["total_tokens"], 17);
+    EXPECT_TRUE(meta["execution_time_ms"].is_number());
+    EXPECT_FALSE(meta.contains("compute"));
+    EXPECT_FALSE(meta.contains("stdout"));
+    EXPECT_EQ(record.stdout_text, R"({"n": 1})");
+
+    store::UsageRecord failed_record{.id = "run_2"};
+    agent.prompt = "deny {{q}}";
+    options.verbose = true;
+    CallResponse denied = run_prompt_call(llm, agent, json_input(R"({"q": "hi"})"), context,
+                                          milliseconds(5000), clock, options, failed_record);
+    EXPECT_EQ(denied.status, 502);
+    EXPECT_EQ(denied.body["error"]["code"], "LLM_ERROR");
+    EXPECT_FALSE(denied.body["error"]["is_retryable"].get<bool>());
+    EXPECT_EQ(denied.body["metadata"]["run_id"], "run_2");
+    // The provider's words reach the record (the owner's logs) with the key blotted out,
+    // and never the caller's envelope.
+    EXPECT_NE(failed_record.stderr_text.find("Incorrect API key provided: Bearer [redacted]"),
+              std::string::npos)
+        << failed_record.stderr_text;
+    EXPECT_EQ(failed_record.stderr_text.find(kKey), std::string::npos);
+    EXPECT_EQ(denied.body.dump().find("Incorrect API key"), std::string::npos);
+    EXPECT_EQ(denied.body.dump().find(kKey), std::string::npos);
+    EXPECT_EQ(denied.body["metadata"]["stderr"], denied.body["error"]["message"]);
+
+    // Input refused before sending: no execution time, no model.
+    store::UsageRecord refused{.id = "run_3"};
+    CallResponse invalid = run_prompt_call(llm, agent, json_input("{}"), context,
+                                           milliseconds(5000), clock, options, refused);
+    EXPECT_EQ(invalid.status, 400);
+    EXPECT_FALSE(invalid.body["metadata"].contains("execution_time_ms"));
+    EXPECT_FALSE(invalid.body["metadata"].contains("model"));
+}
+
 }  // namespace
 }  // namespace orchagent::runtime
