@@ -9,13 +9,15 @@ Result<void> load_llm_block(const YAML::Node& node, const std::string& path,
                             runtime::LlmConfig& c) {
     if (!node.IsMap()) {
         return fail(ErrorCode::kInvalidInput,
-                    fmt::format("config '{}': llm: must be a mapping (base_url, model, ...)", path));
+                    fmt::format("config '{}': llm: must be a mapping (base_url, model, ...)",
+                                path));
     }
     for (const auto& item : node) {
         const std::string key = item.first.as<std::string>("");
         const YAML::Node& v = item.second;
         auto where = [&](std::string_view what) {
-            return fail(ErrorCode::kInvalidInput, fmt::format("config '{}': llm.{}: {}", path, key, what));
+            return fail(ErrorCode::kInvalidInput,
+                        fmt::format("config '{}': llm.{}: {}", path, key, what));
         };
         try {
             if (key == "provider") c.provider = v.as<std::string>();

@@ -19,8 +19,8 @@ using std::chrono::milliseconds;
 constexpr std::size_t kMaxDetailBytes = 500;  // provider text kept in a record's stderr
 
 bool name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 // "a.b.c" -> {"a", "b", "c"}; empty when `text` is not a field path.
@@ -29,7 +29,8 @@ std::vector<std::string_view> field_path(std::string_view text) {
     size_t start = 0;
     while (true) {
         size_t dot = text.find('.', start);
-        std::string_view seg = text.substr(start, dot == std::string_view::npos ? text.npos : dot - start);
+        std::string_view seg =
+            text.substr(start, dot == std::string_view::npos ? text.npos : dot - start);
         if (seg.empty() || !std::ranges::all_of(seg, name_char)) return {};
         out.push_back(seg);
         if (dot == std::string_view::npos) return out;
@@ -67,9 +68,11 @@ std::string compact(const Json& value) {
 }
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
+    while (!s.empty() &&
+           (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
         s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
         s.remove_suffix(1);
     return s;
 }
@@ -80,7 +83,8 @@ std::string cut(std::string_view text, std::size_t max) {
 
 void replace_all(std::string& text, std::string_view what, std::string_view with) {
     if (what.empty()) return;
-    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + with.size())) {
+    for (size_t at = text.find(what); at != std::string::npos;
+         at = text.find(what, at + with.size())) {
         text.replace(at, what.size(), with);
     }
 }
@@ -107,7 +111,8 @@ std::pair<std::string, std::string> provider_error(std::string_view body) {
         }
     }
     std::string message;
-    if (auto it = err->find("message"); it != err->end() && it->is_string()) message = it->get<std::string>();
+    if (auto it = err->find("message"); it != err->end() && it->is_string())
+        message = it->get<std::string>();
     return {cut(code, 64), message};
 }
 
@@ -119,14 +124,16 @@ Result<void> check_llm_config(LlmConfig& c) {
     };
     while (c.base_url.ends_with('/')) c.base_url.pop_back();
     if (!c.base_url.starts_with("http://") && !c.base_url.starts_with("https://")) {
-        return bad("base_url", "must be an http:// or https:// URL (e.g. https://api.openai.com/v1)");
+        return bad("base_url",
+                   "must be an http:// or https:// URL (e.g. https://api.openai.com/v1)");
     }
     if (c.base_url.find_first_of(" \t\r\n?#") != std::string::npos) {
         return bad("base_url", "must not hold blanks, a query or a fragment");
     }
     if (c.model.empty()) return bad("model", "is required");
     if (c.provider.empty()) return bad("provider", "must not be empty");
-    if (c.timeout_seconds < 1 || c.timeout_seconds > 3600) return bad("timeout_seconds", "must be 1 to 3600");
+    if (c.timeout_seconds < 1 || c.timeout_seconds > 3600)
+        return bad("timeout_seconds", "must be 1 to 3600");
     if (c.max_response_bytes < 1024 || c.max_response_bytes > (64u << 20))
         return bad("max_response_bytes", "must be 1024 to 67108864");
     if (c.max_prompt_bytes < 1024 || c.max_prompt_bytes > (16u << 20))
@@ -139,21 +146,23 @@ Result<void> load_llm_key(LlmConfig& c) {
     if (c.api_key_env.empty()) return {};
     const char* value = std::getenv(c.api_key_env.c_str());
     if (value == nullptr || *value == '\0') {
-        return fail(ErrorCode::kInvalidInput,
-                    fmt::format("llm.api_key_env: the environment variable {} is {}; set it to the "
-                                "provider's API key, or remove api_key_env for a provider without one",
-                                c.api_key_env, value == nullptr ? "not set" : "empty"));
+        return fail(
+            ErrorCode::kInvalidInput,
+            fmt::format("llm.api_key_env: the environment variable {} is {}; set it to the "
+                        "provider's API key, or remove api_key_env for a provider without one",
+                        c.api_key_env, value == nullptr ? "not set" : "empty"));
     }
     c.api_key = value;
     if (c.api_key.find_first_of("\r\n") != std::string::npos) {
-        return fail(ErrorCode::kInvalidInput,
-                    fmt::format("llm.api_key_env: the value of {} holds a line break", c.api_key_env));
+        return fail(
+            ErrorCode::kInvalidInput,
+            fmt::format("llm.api_key_env: the value of {} holds a line break", c.api_key_env));
     }
     return {};
 }
 
-Result<std::string> fill_prompt(std::string_view prompt, const Json& input, const Json& input_schema,
-                                std::size_t max_bytes) {
+Result<std::string> fill_prompt(std::string_view prompt, const Json& input,
+                                const Json& input_schema, std::size_t max_bytes) {
     std::string out;
     std::vector<std::string> missing;
     std::size_t placeholders = 0;
@@ -190,13 +199,15 @@ Result<std::string> fill_prompt(std::string_view prompt, const Json& input, cons
         } else if (!declared(input_schema, path)) {
             std::string name(prompt.substr(open + 2, close - open - 2));
             name = std::string(trim(name));
-            if (std::ranges::find(missing, name) == missing.end()) missing.push_back(std::move(name));
+            if (std::ranges::find(missing, name) == missing.end())
+                missing.push_back(std::move(name));
         }
         pos = close + 2;
     }
     if (!missing.empty()) {
         std::string list;
-        for (const auto& m : missing) list += fmt::format("{}{{{{{}}}}}", list.empty() ? "" : ", ", m);
+        for (const auto& m : missing)
+            list += fmt::format("{}{{{{{}}}}}", list.empty() ? "" : ", ", m);
         return fail(ErrorCode::kInvalidInput,
                     fmt::format("input: the agent's prompt uses {} but the input has no such "
                                 "field{}",
@@ -245,7 +256,8 @@ Result<LlmReply> parse_chat_reply(std::string_view body) {
     auto content = message.find("content");
     if (content == message.end() || content->is_null() ||
         (content->is_string() && content->get_ref<const std::string&>().empty())) {
-        if (auto refusal = message.find("refusal"); refusal != message.end() && refusal->is_string()) {
+        if (auto refusal = message.find("refusal");
+            refusal != message.end() && refusal->is_string()) {
             return fail(ErrorCode::kUnprocessable,
                         "the model declined: " + cut(refusal->get<std::string>(), kMaxDetailBytes));
         }
@@ -259,8 +271,9 @@ Result<LlmReply> parse_chat_reply(std::string_view body) {
     reply.data = reply_data(reply.text);
     if (choice.value("finish_reason", Json()) == Json("length")) {
         reply.warnings.push_back({{"code", "TRUNCATED"},
-                                  {"message", "the model stopped at its output token limit; the "
-                                              "reply is cut short"}});
+                                  {"message",
+                                   "the model stopped at its output token limit; the "
+                                   "reply is cut short"}});
     }
     if (auto model = doc.find("model"); model != doc.end() && model->is_string()) {
         reply.model = cut(model->get<std::string>(), 200);
@@ -281,7 +294,8 @@ Result<LlmReply> parse_chat_reply(std::string_view body) {
 std::string LlmClient::model_for(const manifest::AgentManifest& agent) const {
     if (agent.default_models.is_object()) {
         auto it = agent.default_models.find(config_.provider);
-        if (it != agent.default_models.end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
+        if (it != agent.default_models.end() && it->is_string() &&
+            !it->get_ref<const std::string&>().empty()) {
             return it->get<std::string>();
         }
     }
@@ -305,14 +319,16 @@ LlmRun LlmClient::run(const manifest::AgentManifest& agent, const CallInput& inp
         return failed(fail(ErrorCode::kTimeout, "the call's deadline had passed before it ran"));
     }
     if (!input.files.empty()) {
-        return failed(fail(ErrorCode::kUnsupportedType,
-                           "prompt agents take a JSON body; files are not sent to the LLM provider"));
+        return failed(
+            fail(ErrorCode::kUnsupportedType,
+                 "prompt agents take a JSON body; files are not sent to the LLM provider"));
     }
     if (!agent.prompt || agent.prompt->empty()) {
         return failed(fail(ErrorCode::kInvalidInput, "this prompt agent has no prompt"));
     }
     if (!agent.supported_providers.empty() &&
-        std::ranges::find(agent.supported_providers, config_.provider) == agent.supported_providers.end() &&
+        std::ranges::find(agent.supported_providers, config_.provider) ==
+            agent.supported_providers.end() &&
         std::ranges::find(agent.supported_providers, "any") == agent.supported_providers.end()) {
         std::string list;
         for (const auto& p : agent.supported_providers) list += (list.empty() ? "" : ", ") + p;
@@ -329,14 +345,16 @@ LlmRun LlmClient::run(const manifest::AgentManifest& agent, const CallInput& inp
             return failed(fail(ErrorCode::kInvalidInput, "the body is nested too deeply"));
         }
         in = Json::parse(*input.json_body, nullptr, false);
-        if (!in.is_object()) return failed(fail(ErrorCode::kInvalidInput, "body: must be a JSON object"));
+        if (!in.is_object())
+            return failed(fail(ErrorCode::kInvalidInput, "body: must be a JSON object"));
     }
     if (!agent.input_schema.is_null()) {
         auto problems = manifest::validate_against_schema(agent.input_schema, in);
         if (!problems) return failed(std::unexpected(problems.error()));
         if (!problems->empty()) {
-            return failed(fail(ErrorCode::kInvalidInput,
-                               manifest::join_errors(*problems, "input does not match input_schema: ")));
+            return failed(
+                fail(ErrorCode::kInvalidInput,
+                     manifest::join_errors(*problems, "input does not match input_schema: ")));
         }
     }
     auto prompt = fill_prompt(*agent.prompt, in, agent.input_schema, config_.max_prompt_bytes);
@@ -344,11 +362,11 @@ LlmRun LlmClient::run(const manifest::AgentManifest& agent, const CallInput& inp
 
     Json messages = Json::array();
     if (!agent.output_schema.is_null()) {
-        messages.push_back(
-            {{"role", "system"},
-             {"content", "Answer with a single JSON value and nothing else (no prose, no code "
-                         "fence). It must conform to this JSON Schema: " +
-                             compact(agent.output_schema)}});
+        messages.push_back({{"role", "system"},
+                            {"content",
+                             "Answer with a single JSON value and nothing else (no prose, no code "
+                             "fence). It must conform to this JSON Schema: " +
+                                 compact(agent.output_schema)}});
     }
     messages.push_back({{"role", "user"}, {"content", std::move(*prompt)}});
     const Json body = {{"model", run.model}, {"messages", std::move(messages)}};
@@ -358,7 +376,8 @@ LlmRun LlmClient::run(const manifest::AgentManifest& agent, const CallInput& inp
     http_client::Request request;
     request.url = config_.base_url + "/chat/completions";
     request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
-    if (!config_.api_key.empty()) request.headers.emplace_back("Authorization", "Bearer " + config_.api_key);
+    if (!config_.api_key.empty())
+        request.headers.emplace_back("Authorization", "Bearer " + config_.api_key);
     request.body = compact(body);
     request.timeout = std::min(operator_limit, budget);
     request.connect_timeout = std::min(request.timeout, milliseconds(10'000));
@@ -367,7 +386,8 @@ LlmRun LlmClient::run(const manifest::AgentManifest& agent, const CallInput& inp
 
     const auto start = std::chrono::steady_clock::now();
     auto sent = http_client::send(request);
-    const auto elapsed = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+    const auto elapsed =
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
     run.sent = true;
     run.provider_ms = elapsed.count();
     if (!sent) {
@@ -386,19 +406,20 @@ LlmRun LlmClient::run(const manifest::AgentManifest& agent, const CallInput& inp
         std::string what = sent.error().message();
         replace_all(what, request.method + " " + request.url + ": ", "");
         replace_all(what, request.url, "the LLM provider");
-        return failed(std::unexpected(llm_error("the LLM provider could not be reached: " + scrub(what))));
+        return failed(
+            std::unexpected(llm_error("the LLM provider could not be reached: " + scrub(what))));
     }
     run.response_body = sent->body;
     if (sent->status < 200 || sent->status > 299) {
         auto [code, message] = provider_error(sent->body);
         // A 4xx other than 408, 409 and 429 says the request itself is refused (bad key,
         // unknown model, prompt too long): the same call will fail again.
-        const bool retryable = sent->status >= 500 || sent->status == 408 ||
-                               sent->status == 409 || sent->status == 429 || sent->status < 400;
-        return failed(std::unexpected(llm_error(
-            fmt::format("the LLM provider answered HTTP {}{}", sent->status,
-                        code.empty() ? "" : fmt::format(" ({})", scrub(code))),
-            retryable)));
+        const bool retryable = sent->status >= 500 || sent->status == 408 || sent->status == 409 ||
+                               sent->status == 429 || sent->status < 400;
+        return failed(std::unexpected(
+            llm_error(fmt::format("the LLM provider answered HTTP {}{}", sent->status,
+                                  code.empty() ? "" : fmt::format(" ({})", scrub(code))),
+                      retryable)));
     }
     auto reply = parse_chat_reply(sent->body);
     if (reply && !agent.output_schema.is_null()) {
@@ -412,8 +433,9 @@ LlmRun LlmClient::run(const manifest::AgentManifest& agent, const CallInput& inp
             }
         }
     }
-    if (!reply) return failed(std::unexpected(Error(reply.error().code(), scrub(reply.error().message()))
-                                                  .with_retryable(reply.error().retryable())));
+    if (!reply)
+        return failed(std::unexpected(Error(reply.error().code(), scrub(reply.error().message()))
+                                          .with_retryable(reply.error().retryable())));
     run.reply = std::move(reply);
     return run;
 }

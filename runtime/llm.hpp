@@ -57,10 +57,10 @@ Result<std::string> fill_prompt(std::string_view prompt, const nlohmann::json& i
 nlohmann::json reply_data(std::string_view text);
 
 struct LlmReply {
-    nlohmann::json data;                               // reply_data(text)
+    nlohmann::json data;                                // reply_data(text)
     nlohmann::json warnings = nlohmann::json::array();  // TRUNCATED when cut at max tokens
-    std::string text;                                  // choices[0].message.content
-    std::string model;                                 // as the provider names it ("" if not)
+    std::string text;                                   // choices[0].message.content
+    std::string model;                                  // as the provider names it ("" if not)
     nlohmann::json usage;  // {prompt_tokens, completion_tokens, total_tokens}; null if absent
 };
 
@@ -71,11 +71,11 @@ Result<LlmReply> parse_chat_reply(std::string_view body);
 // What one prompt-agent call did.
 struct LlmRun {
     Result<LlmReply> reply = LlmReply{};
-    std::string model;            // the model asked for
-    int64_t provider_ms = 0;      // time spent in the request to the provider
-    bool sent = false;            // a request left for the provider
-    std::string request_body;     // what was sent (without the key)
-    std::string response_body;    // what came back, if anything
+    std::string model;          // the model asked for
+    int64_t provider_ms = 0;    // time spent in the request to the provider
+    bool sent = false;          // a request left for the provider
+    std::string request_body;   // what was sent (without the key)
+    std::string response_body;  // what came back, if anything
 };
 
 class LlmClient {

@@ -21,9 +21,10 @@ std::string completion(const std::string& content, Json usage = nullptr) {
     Json j = {{"id", "chatcmpl-e2e"},
               {"object", "chat.completion"},
               {"model", "fake-model-answering"},
-              {"choices", {{{"index", 0},
-                            {"message", {{"role", "assistant"}, {"content", content}}},
-                            {"finish_reason", "stop"}}}}};
+              {"choices",
+               {{{"index", 0},
+                 {"message", {{"role", "assistant"}, {"content", content}}},
+                 {"finish_reason", "stop"}}}}};
     if (!usage.is_null()) j["usage"] = usage;
     return j.dump();
 }
@@ -38,11 +39,13 @@ std::string user_content(const FakeRequest& r) {
 FakeResponse provider(const FakeRequest& r) {
     const std::string prompt = user_content(r);
     if (prompt.find("[json]") != std::string::npos) {
-        return {.body = completion(R"({"translation": "Bonjour", "confidence": 0.93})",
-                                   {{"prompt_tokens", 21}, {"completion_tokens", 9}, {"total_tokens", 30}})};
+        return {.body = completion(
+                    R"({"translation": "Bonjour", "confidence": 0.93})",
+                    {{"prompt_tokens", 21}, {"completion_tokens", 9}, {"total_tokens", 30}})};
     }
     if (prompt.find("[fail]") != std::string::npos) {
-        return {.status = 500, .body = R"({"error": {"message": "upstream exploded", "type": "server_error"}})"};
+        return {.status = 500,
+                .body = R"({"error": {"message": "upstream exploded", "type": "server_error"}})"};
     }
     if (prompt.find("[slow]") != std::string::npos) {
         return {.body = completion("too late"), .delay_ms = 2500};
@@ -61,9 +64,8 @@ class PromptAgents : public ::testing::Test {
     static void SetUpTestSuite() {
         fake_ = new FakeHttpServer(provider);
         ::setenv(kKeyVariable, kKey, 1);
-        config_ = write_config("llm:\n  base_url: " + fake_->url() +
-                               "/v1/\n  api_key_env: " + kKeyVariable +
-                               "\n  model: e2e-model\n  timeout_seconds: 1\n");
+        config_ = write_config("llm:\n  base_url: " + fake_->url() + "/v1/\n  api_key_env: " +
+                               kKeyVariable + "\n  model: e2e-model\n  timeout_seconds: 1\n");
         daemon_ = new Daemon({"--config", config_});
         ::unsetenv(kKeyVariable);
         const std::string& k = daemon_->admin_key();
@@ -95,8 +97,9 @@ class PromptAgents : public ::testing::Test {
     }
     Reply call(const std::string& path, const std::string& body,
                std::vector<std::string> headers = {}) {
-        return daemon_->request("POST", path,
-                                {.key = daemon_->admin_key(), .body = body, .headers = std::move(headers)});
+        return daemon_->request(
+            "POST", path,
+            {.key = daemon_->admin_key(), .body = body, .headers = std::move(headers)});
     }
     // Requests the fake provider received since `before`.
     std::vector<FakeRequest> seen_since(size_t before) {
@@ -141,7 +144,8 @@ TEST_F(PromptAgents, TheProviderSeesTheFilledPromptTheModelAndTheKey) {
 }
 
 TEST_F(PromptAgents, AJsonReplyIsTheDataWithTokenUsage) {
-    Reply r = call("/local/translate/latest/run", R"({"text": "hi", "language": "French", "mode": "[json]"})");
+    Reply r = call("/local/translate/latest/run",
+                   R"({"text": "hi", "language": "French", "mode": "[json]"})");
     ASSERT_EQ(r.status, 200) << r.body;
     Json j = r.json();
     EXPECT_EQ(j["data"], Json::parse(R"({"translation": "Bonjour", "confidence": 0.93})"));
@@ -151,7 +155,8 @@ TEST_F(PromptAgents, AJsonReplyIsTheDataWithTokenUsage) {
 
 TEST_F(PromptAgents, TheAgentsDefaultModelAndNestedFieldsAndNonStringValues) {
     const size_t before = fake_->requests().size();
-    Reply r = call("/local/own-model/v1/run", R"({"items": [1, "two", {"x": null}], "who": {"name": "Ada"}})");
+    Reply r = call("/local/own-model/v1/run",
+                   R"({"items": [1, "two", {"x": null}], "who": {"name": "Ada"}})");
     ASSERT_EQ(r.status, 200) << r.body;
     const auto seen = seen_since(before);
     ASSERT_EQ(seen.size(), 1u);
@@ -170,20 +175,23 @@ TEST_F(PromptAgents, InputProblemsAreRefusedWithoutAskingTheProvider) {
     // No schema: a placeholder without its field is named.
     Reply missing = call("/local/own-model/v1/run", R"({"items": 3})");
     EXPECT_EQ(missing.status, 400) << missing.body;
-    EXPECT_NE(missing.json()["error"]["message"].get<std::string>().find("{{who.name}}"), std::string::npos)
+    EXPECT_NE(missing.json()["error"]["message"].get<std::string>().find("{{who.name}}"),
+              std::string::npos)
         << missing.body;
     EXPECT_FALSE(missing.json()["error"]["is_retryable"].get<bool>());
     // Files are not for prompt agents.
-    Reply files = daemon_->request("POST", "/local/own-model/v1/run",
-                                   {.key = daemon_->admin_key(),
-                                    .body = multipart_body({{"file", "a.txt", "text/plain", "hello"}}),
-                                    .content_type = multipart_type()});
+    Reply files =
+        daemon_->request("POST", "/local/own-model/v1/run",
+                         {.key = daemon_->admin_key(),
+                          .body = multipart_body({{"file", "a.txt", "text/plain", "hello"}}),
+                          .content_type = multipart_type()});
     EXPECT_EQ(files.status, 415) << files.body;
     EXPECT_EQ(seen_since(before).size(), 0u);
 }
 
 TEST_F(PromptAgents, AProviderFailureIsLlmError502Retryable) {
-    Reply r = call("/local/translate/v1/run", R"({"text": "x", "language": "y", "mode": "[fail]"})");
+    Reply r =
+        call("/local/translate/v1/run", R"({"text": "x", "language": "y", "mode": "[fail]"})");
     EXPECT_EQ(r.status, 502) << r.body;
     EXPECT_EQ(r.error_code(), "LLM_ERROR");
     Json e = r.json()["error"];
@@ -207,7 +215,8 @@ TEST_F(PromptAgents, AProviderFailureIsLlmError502Retryable) {
         if (entry["request_id"] == r.header("x-request-id")) {
             found = true;
             EXPECT_EQ(entry["status"], "error");
-            EXPECT_NE(entry["stderr"].get<std::string>().find("upstream exploded"), std::string::npos);
+            EXPECT_NE(entry["stderr"].get<std::string>().find("upstream exploded"),
+                      std::string::npos);
         }
     }
     EXPECT_TRUE(found) << logs.body;
@@ -216,13 +225,15 @@ TEST_F(PromptAgents, AProviderFailureIsLlmError502Retryable) {
 TEST_F(PromptAgents, TheCallersDeadlineIsTimeoutTheProvidersSlownessIsLlmError) {
     // The caller's deadline comes first: TIMEOUT, as for code agents.
     const auto start = std::chrono::steady_clock::now();
-    Reply deadline = call("/local/translate/v1/run", R"({"text": "x", "language": "y", "mode": "[slow]"})",
-                          {"X-Orchagent-Deadline-Ms: " + std::to_string(system_now_ms() + 400)});
+    Reply deadline =
+        call("/local/translate/v1/run", R"({"text": "x", "language": "y", "mode": "[slow]"})",
+             {"X-Orchagent-Deadline-Ms: " + std::to_string(system_now_ms() + 400)});
     EXPECT_EQ(deadline.status, 504) << deadline.body;
     EXPECT_EQ(deadline.error_code(), "TIMEOUT");
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(950));
     // The operator's timeout_seconds (1 s here) comes first: the provider failed.
-    Reply slow = call("/local/translate/v1/run", R"({"text": "x", "language": "y", "mode": "[slow]"})");
+    Reply slow =
+        call("/local/translate/v1/run", R"({"text": "x", "language": "y", "mode": "[slow]"})");
     EXPECT_EQ(slow.status, 502) << slow.body;
     EXPECT_EQ(slow.error_code(), "LLM_ERROR");
     EXPECT_NE(slow.body.find("did not answer within 1 s"), std::string::npos) << slow.body;
@@ -230,10 +241,12 @@ TEST_F(PromptAgents, TheCallersDeadlineIsTimeoutTheProvidersSlownessIsLlmError) 
 
 TEST(PromptAgentsWithoutProvider, AnswerLlmErrorSayingSo) {
     Daemon d;
-    Reply created = d.post_json("/agents", Json{{"name", "lonely"}, {"type", "prompt"}, {"prompt", "Hi {{name}}"}},
-                                d.admin_key());
+    Reply created = d.post_json(
+        "/agents", Json{{"name", "lonely"}, {"type", "prompt"}, {"prompt", "Hi {{name}}"}},
+        d.admin_key());
     ASSERT_EQ(created.status, 201) << created.body;
-    Reply r = d.request("POST", "/local/lonely/v1/run", {.key = d.admin_key(), .body = R"({"name": "x"})"});
+    Reply r = d.request("POST", "/local/lonely/v1/run",
+                        {.key = d.admin_key(), .body = R"({"name": "x"})"});
     EXPECT_EQ(r.status, 502) << r.body;
     EXPECT_EQ(r.error_code(), "LLM_ERROR");
     EXPECT_NE(r.body.find("no LLM provider configured"), std::string::npos) << r.body;
@@ -244,9 +257,11 @@ TEST(PromptAgentsConfig, AKeyVariableNamedButEmptyOrAnUnknownKeyStopsTheStart) {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     const std::string dir = tmpl;
     const std::string cfg = write_config(
-        "llm:\n  base_url: http://127.0.0.1:9/v1\n  api_key_env: ORCHAGENT_E2E_EMPTY_KEY\n  model: m\n");
-    const std::string run = std::string("ORCHAGENT_E2E_EMPTY_KEY= ") + ORCHAGENTD_PATH + " --config " + cfg +
-                            " --listen 127.0.0.1:0 --data-dir " + dir + " 2>&1; echo \"exit=$?\"";
+        "llm:\n  base_url: http://127.0.0.1:9/v1\n  api_key_env: ORCHAGENT_E2E_EMPTY_KEY\n  model: "
+        "m\n");
+    const std::string run = std::string("ORCHAGENT_E2E_EMPTY_KEY= ") + ORCHAGENTD_PATH +
+                            " --config " + cfg + " --listen 127.0.0.1:0 --data-dir " + dir +
+                            " 2>&1; echo \"exit=$?\"";
     const std::string out = command_output(run);
     EXPECT_NE(out.find("ORCHAGENT_E2E_EMPTY_KEY is empty"), std::string::npos) << out;
     EXPECT_EQ(out.find("listening"), std::string::npos) << out;
@@ -257,10 +272,14 @@ TEST(PromptAgentsConfig, AKeyVariableNamedButEmptyOrAnUnknownKeyStopsTheStart) {
                                             " --listen 127.0.0.1:0 --data-dir " + dir + " 2>&1");
     EXPECT_NE(out2.find("llm.modle: unknown key"), std::string::npos) << out2;
 
-    const std::string inline_key = write_config("llm:\n  base_url: http://x/v1\n  model: m\n  api_key: sk-1\n");
-    const std::string out3 = command_output(std::string(ORCHAGENTD_PATH) + " --config " + inline_key +
-                                            " --listen 127.0.0.1:0 --data-dir " + dir + " 2>&1");
-    EXPECT_NE(out3.find("llm.api_key: the key does not belong in the config file"), std::string::npos) << out3;
+    const std::string inline_key =
+        write_config("llm:\n  base_url: http://x/v1\n  model: m\n  api_key: sk-1\n");
+    const std::string out3 =
+        command_output(std::string(ORCHAGENTD_PATH) + " --config " + inline_key +
+                       " --listen 127.0.0.1:0 --data-dir " + dir + " 2>&1");
+    EXPECT_NE(out3.find("llm.api_key: the key does not belong in the config file"),
+              std::string::npos)
+        << out3;
     for (const auto& p : {cfg, typo, inline_key}) std::remove(p.c_str());
     fs::remove_all(dir);
 }

@@ -24,10 +24,12 @@ std::string fill_ok(std::string_view prompt, const Json& input, const Json& sche
 }
 
 TEST(FillPrompt, StringsAsTheyAreOtherValuesAsCompactJson) {
-    const Json in = {{"name", "Ada \"L\""}, {"n", 3}, {"ok", true}, {"tags", {"a", "b"}},
+    const Json in = {{"name", "Ada \"L\""}, {"n", 3},
+                     {"ok", true},          {"tags", {"a", "b"}},
                      {"obj", {{"k", 1.5}}}, {"nothing", nullptr}};
-    EXPECT_EQ(fill_ok("Hi {{name}}! n={{n}} ok={{ ok }} tags={{tags}} obj={{obj}} z={{nothing}}", in),
-              "Hi Ada \"L\"! n=3 ok=true tags=[\"a\",\"b\"] obj={\"k\":1.5} z=null");
+    EXPECT_EQ(
+        fill_ok("Hi {{name}}! n={{n}} ok={{ ok }} tags={{tags}} obj={{obj}} z={{nothing}}", in),
+        "Hi Ada \"L\"! n=3 ok=true tags=[\"a\",\"b\"] obj={\"k\":1.5} z=null");
     EXPECT_EQ(fill_ok("{{name}}{{name}}", {{"name", "x"}}), "xx");
     EXPECT_EQ(fill_ok("no placeholders", Json::object()), "no placeholders");
     EXPECT_EQ(fill_ok("", Json::object()), "");
@@ -63,11 +65,13 @@ TEST(FillPrompt, AMissingFieldIsInvalidInputNamingItUnlessTheSchemaDeclaresIt) {
 
     auto two = fill_prompt("{{a}} {{b}} {{a}}", Json::object(), nullptr, 1 << 20);
     ASSERT_FALSE(two.has_value());
-    EXPECT_NE(two.error().message().find("{{a}}, {{b}}"), std::string::npos) << two.error().message();
+    EXPECT_NE(two.error().message().find("{{a}}, {{b}}"), std::string::npos)
+        << two.error().message();
 
     // Declared in input_schema but not required: an optional field, filled as "".
-    const Json schema = {{"type", "object"},
-                         {"properties", {{"text", {{"type", "string"}}}, {"tone", {{"type", "string"}}}}}};
+    const Json schema = {
+        {"type", "object"},
+        {"properties", {{"text", {{"type", "string"}}}, {"tone", {{"type", "string"}}}}}};
     EXPECT_EQ(fill_ok("{{text}}|{{tone}}", {{"text", "hi"}}, schema), "hi|");
     // Undeclared fields are still an error with a schema.
     EXPECT_FALSE(fill_prompt("{{other}}", {{"text", "hi"}}, schema, 1 << 20).has_value());
@@ -78,7 +82,8 @@ TEST(FillPrompt, SizeAndPlaceholderLimits) {
     ASSERT_FALSE(big.has_value());
     EXPECT_EQ(big.error().code(), ErrorCode::kDocumentTooLarge);
     EXPECT_NE(big.error().message().find("1000 bytes"), std::string::npos);
-    EXPECT_TRUE(fill_prompt("{{x}}{{x}}", {{"x", std::string(400, 'a')}}, nullptr, 1000).has_value());
+    EXPECT_TRUE(
+        fill_prompt("{{x}}{{x}}", {{"x", std::string(400, 'a')}}, nullptr, 1000).has_value());
     // Literal text counts too.
     EXPECT_FALSE(fill_prompt(std::string(1001, 'p'), Json::object(), nullptr, 1000).has_value());
 
@@ -113,9 +118,10 @@ std::string completion(const std::string& content, const std::string& extra = ""
     Json j = {{"id", "chatcmpl-1"},
               {"object", "chat.completion"},
               {"model", "gpt-4o-mini-2024-07-18"},
-              {"choices", {{{"index", 0},
-                            {"message", {{"role", "assistant"}, {"content", content}}},
-                            {"finish_reason", extra.empty() ? "stop" : extra}}}},
+              {"choices",
+               {{{"index", 0},
+                 {"message", {{"role", "assistant"}, {"content", content}}},
+                 {"finish_reason", extra.empty() ? "stop" : extra}}}},
               {"usage", {{"prompt_tokens", 12}, {"completion_tokens", 5}, {"total_tokens", 17}}}};
     return j.dump();
 }
@@ -126,7 +132,8 @@ TEST(ParseChatReply, ContentUsageModelAndTruncation) {
     EXPECT_EQ(r->data, Json({{"answer", 4}}));
     EXPECT_EQ(r->text, R"({"answer": 4})");
     EXPECT_EQ(r->model, "gpt-4o-mini-2024-07-18");
-    EXPECT_EQ(r->usage, Json({{"prompt_tokens", 12}, {"completion_tokens", 5}, {"total_tokens", 17}}));
+    EXPECT_EQ(r->usage,
+              Json({{"prompt_tokens", 12}, {"completion_tokens", 5}, {"total_tokens", 17}}));
     EXPECT_TRUE(r->warnings.empty());
 
     auto cut = parse_chat_reply(completion("The answer is", "length"));
@@ -142,10 +149,10 @@ TEST(ParseChatReply, ContentUsageModelAndTruncation) {
 }
 
 TEST(ParseChatReply, MalformedAnswersAreLlmErrorsRefusalsUnprocessable) {
-    for (const char* body : {"", "not json", "[]", "{}", R"({"choices": []})",
-                             R"({"choices": [{"text": "legacy"}]})",
-                             R"({"choices": [{"message": {"role": "assistant"}}]})",
-                             R"({"choices": [{"message": {"content": 5}}]})"}) {
+    for (const char* body :
+         {"", "not json", "[]", "{}", R"({"choices": []})", R"({"choices": [{"text": "legacy"}]})",
+          R"({"choices": [{"message": {"role": "assistant"}}]})",
+          R"({"choices": [{"message": {"content": 5}}]})"}) {
         auto r = parse_chat_reply(body);
         ASSERT_FALSE(r.has_value()) << body;
         EXPECT_EQ(r.error().code(), ErrorCode::kLlmError) << body;
@@ -211,7 +218,8 @@ LlmClient client_for(const FakeHttpServer& server, int timeout_seconds = 60) {
 }
 
 TEST(LlmClient, SendsTheFilledPromptModelAndKey) {
-    FakeHttpServer server([](const FakeRequest&) { return FakeResponse{.body = completion("ok")}; });
+    FakeHttpServer server(
+        [](const FakeRequest&) { return FakeResponse{.body = completion("ok")}; });
     LlmClient llm = client_for(server);
     auto agent = prompt_agent("Summarise {{text}}");
     LlmRun run = llm.run(agent, json_input(R"({"text": "the news"})"), milliseconds(5000));
@@ -239,19 +247,20 @@ TEST(LlmClient, SendsTheFilledPromptModelAndKey) {
     EXPECT_EQ(second["model"], "agent-model");
     ASSERT_EQ(second["messages"].size(), 2u);
     EXPECT_EQ(second["messages"][0]["role"], "system");
-    EXPECT_NE(second["messages"][0]["content"].get<std::string>().find("\"required\":[\"summary\"]"),
-              std::string::npos);
+    EXPECT_NE(
+        second["messages"][0]["content"].get<std::string>().find("\"required\":[\"summary\"]"),
+        std::string::npos);
     ASSERT_EQ(run.reply->warnings.size(), 1u);
     EXPECT_EQ(run.reply->warnings[0]["code"], "OUTPUT_SCHEMA_MISMATCH");
 }
 
 TEST(LlmClient, InputProblemsAreRefusedBeforeAnythingIsSent) {
-    FakeHttpServer server([](const FakeRequest&) { return FakeResponse{.body = completion("ok")}; });
+    FakeHttpServer server(
+        [](const FakeRequest&) { return FakeResponse{.body = completion("ok")}; });
     LlmClient llm = client_for(server);
     auto agent = prompt_agent("{{q}}");
-    agent.input_schema = {{"type", "object"},
-                          {"required", {"q"}},
-                          {"properties", {{"q", {{"type", "string"}}}}}};
+    agent.input_schema = {
+        {"type", "object"}, {"required", {"q"}}, {"properties", {{"q", {{"type", "string"}}}}}};
     LlmRun wrong = llm.run(agent, json_input(R"({"q": 5})"), milliseconds(5000));
     ASSERT_FALSE(wrong.reply.has_value());
     EXPECT_EQ(wrong.reply.error().code(), ErrorCode::kInvalidInput);
@@ -280,12 +289,14 @@ TEST(LlmClient, InputProblemsAreRefusedBeforeAnythingIsSent) {
 TEST(LlmClient, ProviderFailuresAreLlmErrorsWithoutTheKey) {
     FakeHttpServer server([](const FakeRequest& r) {
         if (r.body.find("five-hundred") != std::string::npos) {
-            return FakeResponse{.status = 500, .body = R"({"error": {"message": "boom", "type": "server_error"}})"};
+            return FakeResponse{
+                .status = 500, .body = R"({"error": {"message": "boom", "type": "server_error"}})"};
         }
         if (r.body.find("bad-key") != std::string::npos) {
-            return FakeResponse{.status = 401,
-                                .body = std::string(R"({"error": {"message": "Incorrect API key provided: )") +
-                                        kKey + R"(", "code": "invalid_api_key"}})"};
+            return FakeResponse{
+                .status = 401,
+                .body = std::string(R"({"error": {"message": "Incorrect API key provided: )") +
+                        kKey + R"(", "code": "invalid_api_key"}})"};
         }
         return FakeResponse{.content_type = "text/html", .body = "<html>gateway</html>"};
     });
@@ -338,7 +349,8 @@ TEST(LlmClient, TheCallersDeadlineIsTimeoutTheOperatorsLimitIsLlmError) {
     LlmRun provider = llm.run(prompt_agent("x"), json_input("{}"), milliseconds(10'000));
     ASSERT_FALSE(provider.reply.has_value());
     EXPECT_EQ(provider.reply.error().code(), ErrorCode::kLlmError);
-    EXPECT_NE(provider.reply.error().message().find("did not answer within 1 s"), std::string::npos);
+    EXPECT_NE(provider.reply.error().message().find("did not answer within 1 s"),
+              std::string::npos);
 }
 
 TEST(RunPromptCall, TheEnvelopeAndTheUsageRecord) {
@@ -346,9 +358,10 @@ TEST(RunPromptCall, TheEnvelopeAndTheUsageRecord) {
         if (r.body.find("deny") != std::string::npos) {
             // A provider that quotes the key back in its error message.
             return FakeResponse{.status = 401,
-                                .body = Json{{"error", {{"message", "Incorrect API key provided: " +
-                                                                        r.headers.at("authorization")},
-                                                        {"code", "invalid_api_key"}}}}
+                                .body = Json{{"error",
+                                              {{"message", "Incorrect API key provided: " +
+                                                               r.headers.at("authorization")},
+                                               {"code", "invalid_api_key"}}}}
                                             .dump()};
         }
         return FakeResponse{.body = completion(R"({"n": 1})")};
