@@ -10,6 +10,8 @@
 #include <thread>
 #include <set>
 
+#include "api/config_llm.hpp"
+
 namespace orchagent::api {
 
 Result<void> load_config_file(const std::string& path, DaemonConfig& c) {
@@ -87,6 +89,9 @@ Result<void> load_config_file(const std::string& path, DaemonConfig& c) {
             }
             else if (key == "clock_offset_file") c.clock_offset_file = v.as<std::string>();
             else if (key == "port_file") c.port_file = v.as<std::string>();
+            else if (key == "llm") {
+                if (auto r = load_llm_block(v, path, c.llm.emplace()); !r) return r;
+            }
             else return where("unknown key");
         } catch (const YAML::Exception&) {
             return where("wrong type");
@@ -166,6 +171,9 @@ Result<void> finish_config(DaemonConfig& c) {
     }
     if (c.max_timeout_seconds < 1 || c.max_timeout_seconds > 3600)
         return fail(ErrorCode::kInvalidInput, "max_timeout_seconds: must be 1 to 3600");
+    if (c.llm) {
+        if (auto r = runtime::check_llm_config(*c.llm); !r) return r;
+    }
     if (c.first_host_id == 0) {
         // Below `orchagent jail`'s range (2^30..), one 2^20 block per process id modulo 256,
         // room for 16 slots of 65,536 ids.

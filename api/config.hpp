@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "runtime/llm.hpp"
 
 namespace orchagent::api {
 
@@ -48,6 +49,7 @@ struct DaemonConfig {
     std::optional<PaymentsConfig> payments;  // none: checkout answers that it is not configured
     std::string clock_offset_file;          // tests: seconds added to the clock (see Clock)
     std::string port_file;                  // when set, the bound port is written there
+    std::optional<runtime::LlmConfig> llm;  // prompt agents' provider; none: they answer LLM_ERROR
 };
 
 // Reads the YAML file into `config` (keys as in DaemonConfig).

@@ -119,6 +119,14 @@ int serve(const DaemonConfig& config) {
 
     auto listen = parse_listen(config.listen);
     if (!listen) return report(listen.error());
+    // Prompt agents' provider: its key is read from the environment once, before anything
+    // else starts, so a missing key stops the start with nothing half done.
+    std::optional<runtime::LlmClient> llm;
+    if (config.llm) {
+        runtime::LlmConfig llm_config = *config.llm;
+        if (auto k = runtime::load_llm_key(llm_config); !k) return report(k.error());
+        llm.emplace(std::move(llm_config));
+    }
     auto dir = prepare_data_dir(config.data_dir);
     if (!dir) return report(dir.error());
     auto store = store::open_store(config.store);
@@ -155,6 +163,12 @@ int serve(const DaemonConfig& config) {
         limits.org_plans[slug] = {plan.calls_per_day, plan.executions_per_day};
     }
     runtime::Calls calls(**store, clock, agents, cache, **executor, limits, instance_id);
+    if (llm) {
+        calls.set_llm(&*llm);
+        std::cout << "orchagentd: prompt agents call " << llm->config().base_url
+                  << "/chat/completions (provider " << llm->config().provider << ", model "
+                  << llm->config().model << ")" << std::endl;
+    }
     if (auto n = calls.recover(); !n) {
         return report(n.error());
     } else if (*n > 0) {

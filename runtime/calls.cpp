@@ -11,6 +11,7 @@
 #include "manifest/manifest.hpp"
 #include "manifest/stdin_manifest.hpp"
 #include "runtime/file_types.hpp"
+#include "runtime/llm.hpp"
 
 namespace orchagent::runtime {
 namespace {
@@ -317,9 +318,15 @@ CallResponse Calls::run_admitted(const Principal&, const store::Agent& agent,
                                  const CallOptions& options, store::UsageRecord& record) {
     const Json view = parse_view(agent);
     if (view.value("execution_engine", Json(nullptr)) == Json("direct_llm")) {
-        return error_envelope(Error(ErrorCode::kLlmError,
-                                    "this server has no LLM provider configured for prompt agents"),
-                              context.request_id);
+        if (!llm_) {
+            return error_envelope(Error(ErrorCode::kLlmError,
+                                        "this server has no LLM provider configured for prompt agents"),
+                                  context.request_id);
+        }
+        auto m = manifest_of(agent, "");  // prompt agents have no bundle
+        if (!m) return error_envelope(m.error(), context.request_id);
+        return run_prompt_call(*llm_, *m, input, context, executor_.budget(*m, context), clock_,
+                               options, record);
     }
     auto archive = agents_.bundle_path(agent);
     if (!archive) {

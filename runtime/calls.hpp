@@ -20,6 +20,8 @@
 
 namespace orchagent::runtime {
 
+class LlmClient;  // runtime/llm.hpp
+
 inline constexpr size_t kUsageOutputBytes = 10 * 1024;  // stdout/stderr kept per record
 inline constexpr uint64_t kMaxUploadFileBytes = 25ull << 20;  // one uploaded file
 
@@ -84,6 +86,9 @@ class Calls {
     // What a call by `caller` to `agent` costs the caller: the agent's price when it is
     // paid and of another org, else 0.
     static int64_t price_for(const Principal& caller, const store::Agent& agent);
+    // The provider prompt agents run against (docs/operator.md, `llm:`); none by default,
+    // and then they answer LLM_ERROR. Set before the first call.
+    void set_llm(const LlmClient* llm) { llm_ = llm; }
 
     uint32_t running() const { return running_.load(); }
     const std::string& instance_id() const { return instance_id_; }
@@ -110,6 +115,7 @@ class Calls {
     Executor& executor_;
     const CallLimits limits_;
     const std::string instance_id_;
+    const LlmClient* llm_ = nullptr;
 
     std::mutex admit_mutex_;
     std::condition_variable admit_cv_;
