@@ -11,6 +11,7 @@
 #include "manifest/manifest.hpp"
 #include "manifest/stdin_manifest.hpp"
 #include "runtime/file_types.hpp"
+#include "runtime/gateway.hpp"
 
 namespace orchagent::runtime {
 namespace {
@@ -254,7 +255,7 @@ CallResponse Calls::call(const Principal& caller, const store::Agent& agent,
     return response;
 }
 
-CallResponse Calls::run_admitted(const Principal&, const store::Agent& agent,
+CallResponse Calls::run_admitted(const Principal& caller, const store::Agent& agent,
                                  const CallInput& input, CallContext& context,
                                  const CallOptions& options, store::UsageRecord& record) {
     const Json view = parse_view(agent);
@@ -280,7 +281,14 @@ CallResponse Calls::run_admitted(const Principal&, const store::Agent& agent,
     auto m = manifest_of(agent, *dir);
     if (!m) return error_envelope(m.error(), context.request_id);
 
-    auto ran = executor_.run(*m, *dir, input, context);
+    // An agent with dependencies gets its gateway and service key for this run only.
+    std::optional<Gateway::Session> gateway;
+    if (gateway_ != nullptr && m->orchestration && !m->orchestration->dependencies.empty()) {
+        gateway.emplace(gateway_->open(make_grant(caller, agent, *m, context, record.id,
+                                                  run_deadline_ms(executor_, *m, context))));
+    }
+    auto ran = executor_.run(*m, *dir, input, context, gateway ? &gateway->run_gateway() : nullptr);
+    gateway.reset();
     if (!ran) return platform_error(ran.error());
 
     record.execution_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ran->jail.wall).count();

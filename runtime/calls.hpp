@@ -20,6 +20,8 @@
 
 namespace orchagent::runtime {
 
+class Gateway;  // runtime/gateway.hpp
+
 inline constexpr size_t kUsageOutputBytes = 10 * 1024;  // stdout/stderr kept per record
 inline constexpr uint64_t kMaxUploadFileBytes = 25ull << 20;  // one uploaded file
 
@@ -70,6 +72,10 @@ class Calls {
     // Marks the calls a previous life of this daemon left running (after a crash).
     Result<int64_t> recover();
 
+    // Runs of agents with dependencies get a gateway and a service key from `gateway`
+    // (set once, before the first call; without one they get neither).
+    void set_gateway(Gateway* gateway) { gateway_ = gateway; }
+
     uint32_t running() const { return running_.load(); }
     const std::string& instance_id() const { return instance_id_; }
 
@@ -90,6 +96,7 @@ class Calls {
     Executor& executor_;
     const CallLimits limits_;
     const std::string instance_id_;
+    Gateway* gateway_ = nullptr;
 
     std::mutex admit_mutex_;
     std::condition_variable admit_cv_;

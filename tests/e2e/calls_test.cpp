@@ -11,30 +11,12 @@
 #include "core/ids.hpp"
 #include "tests/support/archives.hpp"
 #include "tests/support/daemon.hpp"
+#include "tests/support/publish.hpp"
 
 namespace orchagent::testing {
 namespace {
 
 
-
-// Publishes tests/agents/<name> (manifest + zip) under `as`, with changes to the manifest.
-Json publish_example(const Daemon& d, const std::string& key, const std::string& name,
-                     const std::string& as, Json changes = Json::object()) {
-    const fs::path dir = fs::path(ORCHAGENT_SOURCE_DIR) / "tests/agents" / name;
-    Json manifest = Json::parse(file_text(dir / "orchagent.json"));
-    manifest["name"] = as;
-    manifest.update(changes);
-    Reply created = d.post_json("/agents", manifest, key);
-    EXPECT_EQ(created.status, 201) << created.body;
-    const std::string id = created.json()["agent"]["id"];
-    const std::string zip = "/tmp/orchagent-calls-" + random_hex(4) + ".zip";
-    command_output(std::string(ORCHAGENT_CLI_PATH) + " bundle " + dir.string() + " -o " + zip + " 2>&1");
-    Reply up = d.request("POST", "/agents/" + id + "/upload",
-                         {.key = key, .body = file_text(zip), .content_type = "application/zip"});
-    fs::remove(zip);
-    EXPECT_EQ(up.status, 200) << up.body;
-    return created.json()["agent"];
-}
 
 class Calls : public ::testing::Test {
   protected:
