@@ -197,6 +197,7 @@ Result<CallResult> Executor::run(const manifest::AgentManifest& agent,
     const uint32_t slot = acquire_slot();
     spec.identity.host_base = policy_.first_host_id + slot * 65536;
     auto ran = launcher_.run(spec, hooks);
+    if (gateway != nullptr && gateway->close) gateway->close();
     release_slot(slot);
     if (!ran) return std::unexpected(ran.error());
     result.ran = true;

@@ -56,6 +56,9 @@ struct RunGateway {
     uint16_t port = 0;
     std::vector<std::pair<std::string, std::string>> env;
     std::function<void(UniqueFd listener)> attach;
+    // Called when the program and its processes are gone, before the run's slot (and so its
+    // network namespace) goes to another run: the listener and its connections close.
+    std::function<void()> close;
 };
 
 struct CallInput {

@@ -132,10 +132,13 @@ Gateway::Session::Session(Session&& other) noexcept
       run_(std::move(other.run_)) {}
 
 Gateway::Session::~Session() {
-    if (gateway_ == nullptr) return;
+    if (gateway_ != nullptr) gateway_->close(id_, key_);
+}
+
+void Gateway::close(uint64_t run_id, const std::string& key) {
     // The key first: nothing the run started can authenticate once its run is over.
-    gateway_->keys_.revoke(key_);
-    gateway_->detach(id_);
+    keys_.revoke(key);
+    detach(run_id);
 }
 
 Gateway::Session Gateway::open(std::shared_ptr<const ServiceGrant> grant) {
@@ -153,6 +156,7 @@ Gateway::Session Gateway::open(std::shared_ptr<const ServiceGrant> grant) {
     run.env = {{"ORCHAGENT_GATEWAY_URL", fmt::format("http://127.0.0.1:{}", options_.port)},
                {"ORCHAGENT_SERVICE_KEY", key}};
     run.attach = [this, id](UniqueFd listener) { attach(id, std::move(listener)); };
+    run.close = [this, id, key] { close(id, key); };
     return Session(this, id, std::move(key), std::move(run));
 }
 

@@ -48,9 +48,10 @@ class Gateway {
     ServiceKeys& keys() { return keys_; }
     const GatewayOptions& options() const { return options_; }
 
-    // One run's gateway: its key is live and its listener is served until the Session goes;
-    // then the listener and every connection of the run are closed and the key revoked,
-    // before the destructor returns.
+    // One run's gateway: its key is live and its listener is served until the executor
+    // calls RunGateway::close (when the program is gone, before its slot is reused) or the
+    // Session goes, whichever is first; then the key is revoked and the listener and every
+    // connection of the run are closed before that call returns.
     class Session {
       public:
         Session(Session&& other) noexcept;
@@ -87,6 +88,7 @@ class Gateway {
     explicit Gateway(GatewayOptions options);
     void attach(uint64_t run, UniqueFd listener);
     void detach(uint64_t run);
+    void close(uint64_t run, const std::string& key);  // revoke, then detach; idempotent
     void loop();
     // The handlers below run with mutex_ held.
     void accept_all(uint64_t run_id, Run& run);
