@@ -55,6 +55,12 @@ class Gateway : public ::testing::Test {
         // Paid calls need credits once billing charges them; the budget is what is tested.
         command_output(std::string(ORCHAGENTD_PATH) + " admin grant-credits local 1000 --data-dir " +
                        daemon_->data_dir().string());
+        publish_example(*daemon_, other_key_, "caller", "secret");  // other's, private
+        publish_example(*daemon_, k, "caller", "public-orch",
+                        {{"is_public", true},
+                         {"manifest",
+                          {{"dependencies",
+                            {{{"id", "local/leaf"}, {"version", "v1"}}, {{"id", "other/secret"}}}}}}});
         publish_example(*daemon_, k, "caller", "orch",
                         {{"manifest",
                           {{"dependencies",
@@ -264,6 +270,26 @@ TEST_F(Gateway, PaidDependenciesSpendTheDownstreamBudget) {
     // Each run has its own budget.
     Reply again = call("/local/orch/v1/run", {{"calls", {call_spec("/other/paid-leaf/v1/run")}}});
     EXPECT_EQ(again.json()["data"]["results"][0]["status"], 200) << again.body;
+}
+
+// What a sub-call may see is decided by the calling agent's org, not by the top-level
+// caller's: another org calling local's public orchestrator reaches local's private leaf
+// through it, but not its own private agent (whose results local could read in its
+// orchestrator's logs).
+TEST_F(Gateway, DependenciesAreVisibleAsToTheCallingAgentsOrg) {
+    Reply r = d().request("POST", "/local/public-orch/v1/run",
+                          {.key = other_key_,
+                           .body = Json{{"calls", {call_spec("/local/leaf/v1/run"),
+                                                   call_spec("/other/secret/v1/run")}}}
+                                       .dump()});
+    ASSERT_EQ(r.status, 200) << r.body;
+    const Json results = r.json()["data"]["results"];
+    EXPECT_EQ(results[0]["status"], 200) << results[0];
+    EXPECT_EQ(results[1]["status"], 403) << results[1];
+    EXPECT_EQ(results[1]["body"]["error"]["code"], "FORBIDDEN");
+    // Top level, neither is callable the other way round.
+    EXPECT_EQ(d().request("POST", "/local/leaf/v1/run", {.key = other_key_, .body = "{}"}).status, 403);
+    EXPECT_EQ(call("/other/secret/v1/run", Json::object()).status, 403);
 }
 
 TEST(GatewayLimits, SubCallsAreNotRateLimited) {
