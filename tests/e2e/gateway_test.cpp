@@ -61,6 +61,11 @@ class Gateway : public ::testing::Test {
                          {"manifest",
                           {{"dependencies",
                             {{{"id", "local/leaf"}, {"version", "v1"}}, {{"id", "other/secret"}}}}}}});
+        publish_example(*daemon_, k, "caller", "quick-orch",
+                        {{"manifest",
+                          {{"dependencies", {{{"id", "local/leaf"}, {"version", "v1"}}}},
+                           {"max_hops", 2},
+                           {"timeout_ms", 2000}}}});
         publish_example(*daemon_, k, "caller", "orch",
                         {{"manifest",
                           {{"dependencies",
@@ -130,6 +135,19 @@ TEST_F(Gateway, AnOrchestratorCallsItsDependencyAndReturnsItsResult) {
 
 // The run's listener, its connections and its key go with it: after the first runs (which
 // make the slots' namespaces and the store's connections), more runs leave no fd behind.
+// manifest.max_hops lowers the run's hops; manifest.timeout_ms caps each sub-call.
+TEST_F(Gateway, TheManifestLowersHopsAndCapsEachSubCall) {
+    Reply r = call("/local/quick-orch/v1/run", {{"calls", {call_spec("/local/leaf/v1/run")}}});
+    const int64_t answered = system_now_ms();
+    ASSERT_EQ(r.status, 200) << r.body;
+    const Json orch = r.json()["data"];
+    EXPECT_EQ(orch["max_hops"], 2);
+    EXPECT_GT(orch["deadline_ms"].get<int64_t>(), answered + 30'000);  // its own: 60 s
+    const Json leaf = orch["results"][0]["body"]["data"];
+    EXPECT_EQ(leaf["max_hops"], 1) << orch;
+    EXPECT_LE(leaf["deadline_ms"].get<int64_t>(), answered + 2000);
+}
+
 TEST_F(Gateway, NothingOfARunsGatewayOutlivesIt) {
     const Json input = {{"calls", {call_spec("/local/leaf/v1/run"), call_spec("/local/mid/v1/run")}}};
     ASSERT_EQ(call("/local/orch/v1/run", input).status, 200);
