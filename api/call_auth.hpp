@@ -33,7 +33,8 @@ http::Handler call_authed(App& app, F f) {
     return [&app, f = std::move(f)](http::Request& request) -> http::Response {
         const std::string_view header = request.header("authorization").value_or("");
         std::shared_ptr<const runtime::ServiceGrant> grant;
-        if (app.gateway != nullptr) grant = app.gateway->keys().find(bearer_token(header), request.peer);
+        if (app.gateway != nullptr)
+            grant = app.gateway->keys().find(bearer_token(header), request.peer);
         runtime::Principal who;
         if (grant) {
             who = grant->caller;
@@ -43,12 +44,13 @@ http::Handler call_authed(App& app, F f) {
             who = std::move(*found);
         }
         http::Response response = f(request, who, grant);
-        const bool has_rate = std::any_of(response.headers.begin(), response.headers.end(),
-                                          [](const auto& h) { return h.first == "X-RateLimit-Limit"; });
+        const bool has_rate =
+            std::any_of(response.headers.begin(), response.headers.end(),
+                        [](const auto& h) { return h.first == "X-RateLimit-Limit"; });
         if (!has_rate && app.rate_limiter) {
             const int64_t now = app.clock->now_ms();
-            add_rate_headers(response, app.rate_limiter->peek(who.key.id, rate_limit_for(app, who), now),
-                             now);
+            add_rate_headers(
+                response, app.rate_limiter->peek(who.key.id, rate_limit_for(app, who), now), now);
         }
         return response;
     };

@@ -100,7 +100,8 @@ Result<runtime::CallContext> call_context(const http::Request& request, int64_t 
         }
         c.tenant = std::string(*t);
     }
-    for (const char* name : {"x-orchagent-skills", "x-orchagent-skills-only", "x-orchagent-no-skills"}) {
+    for (const char* name :
+         {"x-orchagent-skills", "x-orchagent-skills-only", "x-orchagent-no-skills"}) {
         if (auto v = request.header(name)) c.skills_headers.emplace_back(name, std::string(*v));
     }
     (void)now;

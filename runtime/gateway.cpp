@@ -115,8 +115,9 @@ Result<void> Gateway::set_upstream(const std::string& host, uint16_t port) {
     const std::string ip =
         host.empty() || host == "0.0.0.0" || host == "localhost" ? "127.0.0.1" : host;
     if (port == 0 || ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
-        return fail(ErrorCode::kInvalidInput,
-                    fmt::format("gateway upstream '{}:{}': an IPv4 address and a port", host, port));
+        return fail(
+            ErrorCode::kInvalidInput,
+            fmt::format("gateway upstream '{}:{}': an IPv4 address and a port", host, port));
     }
     std::lock_guard lock(mutex_);
     std::memcpy(&upstream_, &addr, sizeof addr);
@@ -231,7 +232,8 @@ void Gateway::loop() {
 
 void Gateway::accept_all(uint64_t run_id, Run& run) {
     for (int i = 0; i < kAcceptBatch; ++i) {
-        UniqueFd down(::accept4(run.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        UniqueFd down(
+            ::accept4(run.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!down) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             return;  // EAGAIN: taken them all

@@ -28,10 +28,10 @@
 namespace orchagent::runtime {
 
 struct GatewayOptions {
-    uint16_t port = 8765;                 // the listener's port inside each jail
-    uint32_t max_connections = 16;        // open at once per run; more are closed at accept
+    uint16_t port = 8765;                  // the listener's port inside each jail
+    uint32_t max_connections = 16;         // open at once per run; more are closed at accept
     uint32_t max_total_connections = 256;  // per run, over its life
-    uint64_t max_bytes = 64ull << 20;     // per run and direction; past it the connection closes
+    uint64_t max_bytes = 64ull << 20;      // per run and direction; past it the connection closes
 };
 
 class Gateway {

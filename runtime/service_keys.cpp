@@ -42,9 +42,11 @@ std::shared_ptr<ServiceGrant> make_grant(const Principal& caller, const store::A
     grant->run_id = run_id;
     grant->agent_org_id = agent.org_id;
     grant->agent_label = fmt::format("{}/{}@{}", agent.org_slug, agent.name, agent.version);
-    const manifest::Orchestration orchestration = manifest.orchestration.value_or(manifest::Orchestration{});
+    const manifest::Orchestration orchestration =
+        manifest.orchestration.value_or(manifest::Orchestration{});
     grant->dependencies = orchestration.dependencies;
-    if (orchestration.max_hops) context.max_hops = std::min(context.max_hops, *orchestration.max_hops);
+    if (orchestration.max_hops)
+        context.max_hops = std::min(context.max_hops, *orchestration.max_hops);
     context.deadline_epoch_ms = deadline_epoch_ms;
     grant->max_hops = context.max_hops;
     grant->deadline_epoch_ms = deadline_epoch_ms;
@@ -52,8 +54,9 @@ std::shared_ptr<ServiceGrant> make_grant(const Principal& caller, const store::A
     grant->tenant = context.tenant;
     grant->skills_headers = context.skills_headers;
     // No cap declared: no paid downstream call at all (free ones are never limited).
-    grant->budget = std::make_shared<DownstreamBudget>(
-        orchestration.per_call_downstream_cap.value_or(0), context.via ? context.via->budget : nullptr);
+    grant->budget =
+        std::make_shared<DownstreamBudget>(orchestration.per_call_downstream_cap.value_or(0),
+                                           context.via ? context.via->budget : nullptr);
     return grant;
 }
 
@@ -111,8 +114,8 @@ bool view_callable(const store::Agent& agent) {
 
 }  // namespace
 
-Result<store::Agent> admit_sub_call(const std::shared_ptr<const ServiceGrant>& grant,
-                                    Calls& calls, std::string_view org, std::string_view name,
+Result<store::Agent> admit_sub_call(const std::shared_ptr<const ServiceGrant>& grant, Calls& calls,
+                                    std::string_view org, std::string_view name,
                                     std::string_view version, CallContext& context,
                                     int64_t now_epoch_ms) {
     const ServiceGrant& g = *grant;
@@ -123,8 +126,8 @@ Result<store::Agent> admit_sub_call(const std::shared_ptr<const ServiceGrant>& g
                             [&](const manifest::Dependency& d) { return d.id == id; });
     if (dep == g.dependencies.end()) {
         return fail(ErrorCode::kForbidden,
-                    fmt::format("{} is not a declared dependency of {} (manifest.dependencies)",
-                                id, g.agent_label));
+                    fmt::format("{} is not a declared dependency of {} (manifest.dependencies)", id,
+                                g.agent_label));
     }
     // Visibility is the calling agent's org's: its own agents and public ones. (The top-level
     // caller's private agents are not offered to another org's code.)
@@ -137,13 +140,14 @@ Result<store::Agent> admit_sub_call(const std::shared_ptr<const ServiceGrant>& g
         if (!asked) return std::unexpected(asked.error());
         if (asked->id != target->id) {
             return fail(ErrorCode::kForbidden,
-                        fmt::format("{} declares {}@{} ({}); this key cannot call {}", g.agent_label,
-                                    id, dep->version, target->version, version));
+                        fmt::format("{} declares {}@{} ({}); this key cannot call {}",
+                                    g.agent_label, id, dep->version, target->version, version));
         }
     }
     if (!view_callable(*target)) {
-        return fail(ErrorCode::kForbidden,
-                    fmt::format("{}/{} is not callable by other agents (callable: false)", org, name));
+        return fail(
+            ErrorCode::kForbidden,
+            fmt::format("{}/{} is not callable by other agents (callable: false)", org, name));
     }
     // Hops: one fewer than the run's; the agent's header may only lower it.
     const int hops = std::min(g.max_hops - 1, context.max_hops);

@@ -48,8 +48,8 @@ struct ServiceGrant {
     std::string agent_org_id;  // its agent's org, whose private agents the key may call
     std::string agent_label;   // "org/name@v3", for messages
     std::vector<manifest::Dependency> dependencies;  // the only targets ("org/name", version)
-    int max_hops = 0;             // the run's remaining hops; a sub-call gets one fewer
-    int64_t deadline_epoch_ms = 0;  // the run's deadline; no sub-call gets a later one
+    int max_hops = 0;                        // the run's remaining hops; a sub-call gets one fewer
+    int64_t deadline_epoch_ms = 0;           // the run's deadline; no sub-call gets a later one
     std::optional<int64_t> call_timeout_ms;  // manifest.timeout_ms: each sub-call's own cap
     std::string tenant;                      // X-Orchagent-Tenant of the run, passed on
     std::vector<std::pair<std::string, std::string>> skills_headers;  // passed on as well
@@ -99,8 +99,8 @@ class ServiceKeys {
 // for; it becomes the sub-call's: the agent's X-Orchagent-Max-Hops and
 // X-Orchagent-Deadline-Ms may only lower what the grant allows, the tenant and skills are the
 // run's. Returns the agent to call.
-Result<store::Agent> admit_sub_call(const std::shared_ptr<const ServiceGrant>& grant,
-                                    Calls& calls, std::string_view org, std::string_view name,
+Result<store::Agent> admit_sub_call(const std::shared_ptr<const ServiceGrant>& grant, Calls& calls,
+                                    std::string_view org, std::string_view name,
                                     std::string_view version, CallContext& context,
                                     int64_t now_epoch_ms);
 

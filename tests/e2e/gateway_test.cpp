@@ -45,22 +45,27 @@ class Gateway : public ::testing::Test {
         publish_example(*daemon_, k, "caller", "leaf");  // v2: "latest" is no longer v1
         publish_example(*daemon_, k, "caller", "hidden", {{"callable", false}});
         publish_example(*daemon_, k, "shell-echo", "echo");
-        publish_example(*daemon_, k, "caller", "mid",
-                        {{"manifest", {{"dependencies", {{{"id", "local/leaf"}, {"version", "v1"}}}}}}});
-        Json paid = publish_example(*daemon_, other_key_, "caller", "paid-leaf", {{"is_public", true}});
+        publish_example(
+            *daemon_, k, "caller", "mid",
+            {{"manifest", {{"dependencies", {{{"id", "local/leaf"}, {"version", "v1"}}}}}}});
+        Json paid =
+            publish_example(*daemon_, other_key_, "caller", "paid-leaf", {{"is_public", true}});
         Reply priced = daemon_->request(
             "PUT", "/agents/" + paid["id"].get<std::string>() + "/pricing",
-            {.key = other_key_, .body = R"({"pricing_mode": "per_call", "price_per_call_cents": 5})"});
+            {.key = other_key_,
+             .body = R"({"pricing_mode": "per_call", "price_per_call_cents": 5})"});
         EXPECT_EQ(priced.status, 200) << priced.body;
         // Paid calls need credits once billing charges them; the budget is what is tested.
-        command_output(std::string(ORCHAGENTD_PATH) + " admin grant-credits local 1000 --data-dir " +
+        command_output(std::string(ORCHAGENTD_PATH) +
+                       " admin grant-credits local 1000 --data-dir " +
                        daemon_->data_dir().string());
         publish_example(*daemon_, other_key_, "caller", "secret");  // other's, private
-        publish_example(*daemon_, k, "caller", "public-orch",
-                        {{"is_public", true},
-                         {"manifest",
-                          {{"dependencies",
-                            {{{"id", "local/leaf"}, {"version", "v1"}}, {{"id", "other/secret"}}}}}}});
+        publish_example(
+            *daemon_, k, "caller", "public-orch",
+            {{"is_public", true},
+             {"manifest",
+              {{"dependencies",
+                {{{"id", "local/leaf"}, {"version", "v1"}}, {{"id", "other/secret"}}}}}}});
         publish_example(*daemon_, k, "caller", "quick-orch",
                         {{"manifest",
                           {{"dependencies", {{{"id", "local/leaf"}, {"version", "v1"}}}},
@@ -84,7 +89,8 @@ class Gateway : public ::testing::Test {
     const std::string& key() { return daemon_->admin_key(); }
     // Calls `agent` (top level) with a caller input; its answer's data.
     Reply call(const std::string& path, const Json& input, std::vector<std::string> headers = {}) {
-        return d().request("POST", path, {.key = key(), .body = input.dump(), .headers = std::move(headers)});
+        return d().request("POST", path,
+                           {.key = key(), .body = input.dump(), .headers = std::move(headers)});
     }
     static inline Daemon* daemon_ = nullptr;
     static inline std::string config_;
@@ -93,14 +99,15 @@ class Gateway : public ::testing::Test {
 
 TEST_F(Gateway, AnOrchestratorCallsItsDependencyAndReturnsItsResult) {
     const int64_t deadline = system_now_ms() + 50'000;
-    Reply r = call("/local/orch/v1/run",
-                   {{"calls",
-                     {call_spec("/local/leaf/v1/analyze", {{"probe_port", 8765}},
-                                {{"X-Orchagent-Tenant", "someone-else"},
-                                 {"X-Orchagent-Max-Hops", "9"},
-                                 {"X-Orchagent-Deadline-Ms", std::to_string(deadline + 600'000)}})}}},
-                   {"X-Orchagent-Tenant: acme", "X-Orchagent-Max-Hops: 5",
-                    "X-Orchagent-Deadline-Ms: " + std::to_string(deadline)});
+    Reply r =
+        call("/local/orch/v1/run",
+             {{"calls",
+               {call_spec("/local/leaf/v1/analyze", {{"probe_port", 8765}},
+                          {{"X-Orchagent-Tenant", "someone-else"},
+                           {"X-Orchagent-Max-Hops", "9"},
+                           {"X-Orchagent-Deadline-Ms", std::to_string(deadline + 600'000)}})}}},
+             {"X-Orchagent-Tenant: acme", "X-Orchagent-Max-Hops: 5",
+              "X-Orchagent-Deadline-Ms: " + std::to_string(deadline)});
     ASSERT_EQ(r.status, 200) << r.body;
     const Json orch = r.json()["data"];
     EXPECT_EQ(orch["gateway_url"], "http://127.0.0.1:8765");
@@ -117,7 +124,7 @@ TEST_F(Gateway, AnOrchestratorCallsItsDependencyAndReturnsItsResult) {
     EXPECT_TRUE(leaf["gateway_url"].is_null()) << leaf;  // no dependencies: no gateway
     EXPECT_EQ(leaf["has_key"], false);
     EXPECT_EQ(leaf["probe"], "ConnectionRefusedError");
-    EXPECT_EQ(leaf["max_hops"], 4);  // one fewer; the agent's 9 does not raise it
+    EXPECT_EQ(leaf["max_hops"], 4);     // one fewer; the agent's 9 does not raise it
     EXPECT_EQ(leaf["tenant"], "acme");  // the top-level caller's, not the agent's
     EXPECT_LE(leaf["deadline_ms"].get<int64_t>(), orch["deadline_ms"].get<int64_t>());
     // The sub-call is recorded on the caller's org (the leaf is local's own agent).
@@ -129,7 +136,9 @@ TEST_F(Gateway, AnOrchestratorCallsItsDependencyAndReturnsItsResult) {
     Reply logs = d().get("/agents/" + leaf_id + "/logs", key());
     ASSERT_EQ(logs.status, 200) << logs.body;
     bool found = false;
-    for (const auto& l : logs.json()) found = found || l["stdout"].get<std::string>().find("ConnectionRefusedError") != std::string::npos;
+    for (const auto& l : logs.json())
+        found = found ||
+                l["stdout"].get<std::string>().find("ConnectionRefusedError") != std::string::npos;
     EXPECT_TRUE(found) << logs.body;
 }
 
@@ -149,7 +158,8 @@ TEST_F(Gateway, TheManifestLowersHopsAndCapsEachSubCall) {
 }
 
 TEST_F(Gateway, NothingOfARunsGatewayOutlivesIt) {
-    const Json input = {{"calls", {call_spec("/local/leaf/v1/run"), call_spec("/local/mid/v1/run")}}};
+    const Json input = {
+        {"calls", {call_spec("/local/leaf/v1/run"), call_spec("/local/mid/v1/run")}}};
     ASSERT_EQ(call("/local/orch/v1/run", input).status, 200);
     auto settled_fds = [&](size_t at_most) {
         size_t n = open_fds(d().pid());
@@ -193,7 +203,8 @@ TEST_F(Gateway, CallableFalseIsForbiddenFromAnAgentButNotTopLevel) {
     const Json sub = r.json()["data"]["results"][0];
     EXPECT_EQ(sub["status"], 403) << sub;
     EXPECT_EQ(sub["body"]["error"]["code"], "FORBIDDEN");
-    EXPECT_NE(sub["body"]["error"]["message"].get<std::string>().find("callable"), std::string::npos);
+    EXPECT_NE(sub["body"]["error"]["message"].get<std::string>().find("callable"),
+              std::string::npos);
     Reply top = call("/local/hidden/v1/run", Json::object());
     EXPECT_EQ(top.status, 200) << top.body;
 }
@@ -208,11 +219,12 @@ TEST_F(Gateway, HopsRunOut) {
     EXPECT_EQ(refused["body"]["error"]["code"], "MAX_HOPS_EXCEEDED");
     // Two hops through a middle agent that has its own gateway: orch (2) -> mid (1) -> leaf
     // refused; the agent may lower its call's hops but not raise them.
-    Reply chain = call("/local/orch/v1/run",
-                       {{"calls",
-                         {call_spec("/local/mid/v1/run", {{"calls", {call_spec("/local/leaf/v1/run")}}},
-                                    {{"X-Orchagent-Max-Hops", "10"}})}}},
-                       {"X-Orchagent-Max-Hops: 2"});
+    Reply chain =
+        call("/local/orch/v1/run",
+             {{"calls",
+               {call_spec("/local/mid/v1/run", {{"calls", {call_spec("/local/leaf/v1/run")}}},
+                          {{"X-Orchagent-Max-Hops", "10"}})}}},
+             {"X-Orchagent-Max-Hops: 2"});
     ASSERT_EQ(chain.status, 200) << chain.body;
     const Json mid = chain.json()["data"]["results"][0];
     ASSERT_EQ(mid["status"], 200) << mid;
@@ -222,11 +234,12 @@ TEST_F(Gateway, HopsRunOut) {
     EXPECT_EQ(leaf["status"], 400) << leaf;
     EXPECT_EQ(leaf["body"]["error"]["code"], "MAX_HOPS_EXCEEDED");
     // With hops to spare the same chain reaches the leaf, and a lowered header holds.
-    Reply deep = call("/local/orch/v1/run",
-                      {{"calls",
-                        {call_spec("/local/mid/v1/run", {{"calls", {call_spec("/local/leaf/v1/run")}}}),
-                         call_spec("/local/leaf/v1/run", Json::object(), {{"X-Orchagent-Max-Hops", "1"}})}}},
-                      {"X-Orchagent-Max-Hops: 4"});
+    Reply deep =
+        call("/local/orch/v1/run",
+             {{"calls",
+               {call_spec("/local/mid/v1/run", {{"calls", {call_spec("/local/leaf/v1/run")}}}),
+                call_spec("/local/leaf/v1/run", Json::object(), {{"X-Orchagent-Max-Hops", "1"}})}}},
+             {"X-Orchagent-Max-Hops: 4"});
     ASSERT_EQ(deep.status, 200) << deep.body;
     const Json deep_results = deep.json()["data"]["results"];
     EXPECT_EQ(deep_results[0]["body"]["data"]["results"][0]["status"], 200) << deep_results[0];
@@ -259,7 +272,8 @@ TEST_F(Gateway, TheServiceKeyIsGoodOnlyForCallsAndOnlyDuringItsRun) {
 }
 
 TEST_F(Gateway, AnAgentWithoutDependenciesHasNoGatewayAndNoNetwork) {
-    Reply r = call("/local/leaf/v1/run", {{"probe_port", 8765}, {"calls", {call_spec("/local/leaf/v1/run")}}});
+    Reply r = call("/local/leaf/v1/run",
+                   {{"probe_port", 8765}, {"calls", {call_spec("/local/leaf/v1/run")}}});
     ASSERT_EQ(r.status, 200) << r.body;
     const Json leaf = r.json()["data"];
     EXPECT_TRUE(leaf["gateway_url"].is_null());
@@ -275,15 +289,17 @@ TEST_F(Gateway, AnAgentWithoutDependenciesHasNoGatewayAndNoNetwork) {
 TEST_F(Gateway, PaidDependenciesSpendTheDownstreamBudget) {
     // per_call_downstream_cap 7: one call at 5 cents fits, the second does not.
     Reply r = call("/local/orch/v1/run",
-                   {{"calls", {call_spec("/other/paid-leaf/v1/run"), call_spec("/other/paid-leaf/v1/run"),
-                               call_spec("/local/leaf/v1/run")}}});
+                   {{"calls",
+                     {call_spec("/other/paid-leaf/v1/run"), call_spec("/other/paid-leaf/v1/run"),
+                      call_spec("/local/leaf/v1/run")}}});
     ASSERT_EQ(r.status, 200) << r.body;
     const Json results = r.json()["data"]["results"];
     EXPECT_EQ(results[0]["status"], 200) << results[0];
     EXPECT_EQ(results[1]["status"], 403) << results[1];
     EXPECT_EQ(results[1]["body"]["error"]["code"], "FORBIDDEN");
-    EXPECT_NE(results[1]["body"]["error"]["message"].get<std::string>().find("per_call_downstream_cap"),
-              std::string::npos);
+    EXPECT_NE(
+        results[1]["body"]["error"]["message"].get<std::string>().find("per_call_downstream_cap"),
+        std::string::npos);
     EXPECT_EQ(results[2]["status"], 200) << results[2];  // free calls are never limited
     // Each run has its own budget.
     Reply again = call("/local/orch/v1/run", {{"calls", {call_spec("/other/paid-leaf/v1/run")}}});
@@ -295,18 +311,20 @@ TEST_F(Gateway, PaidDependenciesSpendTheDownstreamBudget) {
 // through it, but not its own private agent (whose results local could read in its
 // orchestrator's logs).
 TEST_F(Gateway, DependenciesAreVisibleAsToTheCallingAgentsOrg) {
-    Reply r = d().request("POST", "/local/public-orch/v1/run",
-                          {.key = other_key_,
-                           .body = Json{{"calls", {call_spec("/local/leaf/v1/run"),
-                                                   call_spec("/other/secret/v1/run")}}}
-                                       .dump()});
+    Reply r = d().request(
+        "POST", "/local/public-orch/v1/run",
+        {.key = other_key_,
+         .body =
+             Json{{"calls", {call_spec("/local/leaf/v1/run"), call_spec("/other/secret/v1/run")}}}
+                 .dump()});
     ASSERT_EQ(r.status, 200) << r.body;
     const Json results = r.json()["data"]["results"];
     EXPECT_EQ(results[0]["status"], 200) << results[0];
     EXPECT_EQ(results[1]["status"], 403) << results[1];
     EXPECT_EQ(results[1]["body"]["error"]["code"], "FORBIDDEN");
     // Top level, neither is callable the other way round.
-    EXPECT_EQ(d().request("POST", "/local/leaf/v1/run", {.key = other_key_, .body = "{}"}).status, 403);
+    EXPECT_EQ(d().request("POST", "/local/leaf/v1/run", {.key = other_key_, .body = "{}"}).status,
+              403);
     EXPECT_EQ(call("/other/secret/v1/run", Json::object()).status, 403);
 }
 

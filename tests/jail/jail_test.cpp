@@ -498,12 +498,14 @@ print(at_start, got, bound)
         hooks.on_listener = [&](UniqueFd listener) {
             int accepting = 0;
             socklen_t len = sizeof accepting;
-            listening = ::getsockopt(listener.get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0 &&
+            listening = ::getsockopt(listener.get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting,
+                                     &len) == 0 &&
                         accepting == 1;
             sockaddr_in addr{};
             len = sizeof addr;
             ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-            loopback_8765 = addr.sin_addr.s_addr == htonl(INADDR_LOOPBACK) && ntohs(addr.sin_port) == 8765;
+            loopback_8765 = addr.sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
+                            ntohs(addr.sin_port) == 8765;
             // SO_NETNS_COOKIE (Linux 5.14): which network namespace a socket lives in.
             uint64_t theirs = 0, ours = 0;
             len = sizeof theirs;

@@ -22,7 +22,8 @@ inline Json publish_example(const Daemon& d, const std::string& key, const std::
     EXPECT_EQ(created.status, 201) << created.body;
     const std::string id = created.json()["agent"]["id"];
     const std::string zip = "/tmp/orchagent-calls-" + random_hex(4) + ".zip";
-    command_output(std::string(ORCHAGENT_CLI_PATH) + " bundle " + dir.string() + " -o " + zip + " 2>&1");
+    command_output(std::string(ORCHAGENT_CLI_PATH) + " bundle " + dir.string() + " -o " + zip +
+                   " 2>&1");
     Reply up = d.request("POST", "/agents/" + id + "/upload",
                          {.key = key, .body = file_text(zip), .content_type = "application/zip"});
     fs::remove(zip);

@@ -45,7 +45,8 @@ UniqueFd connect_to(uint16_t port) {
 }
 
 // Reads until `want` bytes, EOF, an error or the timeout. Sets `eof` when the peer closed.
-std::string read_some(int fd, size_t want, bool* eof = nullptr, std::chrono::milliseconds timeout = 3s) {
+std::string read_some(int fd, size_t want, bool* eof = nullptr,
+                      std::chrono::milliseconds timeout = 3s) {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (out.size() < want) {
@@ -187,7 +188,8 @@ TEST_F(GatewayForwarder, ForwardsBothWaysAndBindsTheKeyToItsConnections) {
     std::optional<Gateway::Session> session(open_with_listener("run_x", port));
     const RunGateway& run = session->run_gateway();
     ASSERT_EQ(run.env.size(), 2u);
-    EXPECT_EQ(run.env[0], (std::pair<std::string, std::string>("ORCHAGENT_GATEWAY_URL", "http://127.0.0.1:8765")));
+    EXPECT_EQ(run.env[0], (std::pair<std::string, std::string>("ORCHAGENT_GATEWAY_URL",
+                                                               "http://127.0.0.1:8765")));
     EXPECT_EQ(run.env[1].first, "ORCHAGENT_SERVICE_KEY");
     EXPECT_EQ(run.env[1].second, session->key());
     EXPECT_EQ(run.port, 8765);
@@ -195,7 +197,10 @@ TEST_F(GatewayForwarder, ForwardsBothWaysAndBindsTheKeyToItsConnections) {
     UniqueFd client = connect_to(port);
     ASSERT_TRUE(client);
     const std::string big(300'000, 'x');  // several buffers' worth each way
-    std::thread writer([&] { ASSERT_EQ(::send(client.get(), big.data(), big.size(), MSG_NOSIGNAL), static_cast<ssize_t>(big.size())); });
+    std::thread writer([&] {
+        ASSERT_EQ(::send(client.get(), big.data(), big.size(), MSG_NOSIGNAL),
+                  static_cast<ssize_t>(big.size()));
+    });
     EXPECT_EQ(read_some(client.get(), big.size()), big);
     writer.join();
     // The upstream saw the forwarder's connection; the key works from there only.
@@ -208,7 +213,8 @@ TEST_F(GatewayForwarder, ForwardsBothWaysAndBindsTheKeyToItsConnections) {
     bool eof = false;
     EXPECT_EQ(read_some(client.get(), 1, &eof), "");
     EXPECT_TRUE(eof);
-    for (int i = 0; i < 100 && gateway_->stats().connections > 0; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 100 && gateway_->stats().connections > 0; ++i)
+        std::this_thread::sleep_for(10ms);
     EXPECT_EQ(gateway_->stats().connections, 0u);
     EXPECT_EQ(gateway_->keys().find(session->key(), peers[0]), nullptr);  // unbound at close
 
@@ -227,7 +233,7 @@ TEST_F(GatewayForwarder, ForwardsBothWaysAndBindsTheKeyToItsConnections) {
     read_some(open_conn.get(), 1, &eof);
     EXPECT_TRUE(eof);
     EXPECT_FALSE(connect_to(port));  // nobody listens any more
-    session.reset();  // closing again is harmless
+    session.reset();                 // closing again is harmless
     EXPECT_EQ(gateway_->stats().runs, 0u);
 }
 
