@@ -32,6 +32,7 @@ struct App {
     runtime::Calls* calls = nullptr;
     http::Metrics* metrics = nullptr;
     runtime::RateLimiter* rate_limiter = nullptr;
+    runtime::Gateway* gateway = nullptr;  // runs' service keys (call route only)
     int64_t rate_limit_per_minute = 0;                  // agent calls per key; 0: unlimited
     std::map<std::string, int64_t> org_rate_limits;     // by org slug, overriding the default
     // The payment provider; null when the operator configured none.

@@ -19,6 +19,7 @@
 #include "api/http/server.hpp"
 #include "core/ids.hpp"
 #include "core/unique_fd.hpp"
+#include "runtime/gateway.hpp"
 #include "runtime/locate.hpp"
 
 namespace orchagent::api {
@@ -198,6 +199,10 @@ int serve(const DaemonConfig& config) {
                                             p.secret_key_env, p.webhook_secret_env)));
         }
     }
+    // Agents with dependencies call them through a gateway in their jail (runtime/gateway.hpp).
+    auto gateway = runtime::Gateway::create();
+    if (!gateway) return report(gateway.error());
+    calls.set_gateway(gateway->get());
 
     runtime::RateLimiter rate_limiter;
     auto metrics = std::make_shared<http::Metrics>();
@@ -218,6 +223,7 @@ int serve(const DaemonConfig& config) {
             .stripe = stripe ? &*stripe : nullptr,
             .tmp_dir = dir->tmp,
             .started_at_ms = system_now_ms()};
+    app.gateway = gateway->get();
     auto router = std::make_shared<http::Router>();
     register_routes(*router, app);
 
@@ -235,6 +241,10 @@ int serve(const DaemonConfig& config) {
     options.spool_dir = dir->tmp;  // large upload and call bodies: O_TMPFILE files here
     auto server = http::Server::start(router, options, metrics);
     if (!server) return report(server.error());
+    if (auto r = (*gateway)->set_upstream(listen->first, (*server)->port()); !r) {
+        std::cout << "orchagentd: no agent gateway (" << r.error().message()
+                  << "): agents' calls to their dependencies will be refused" << std::endl;
+    }
 
     const std::string url = fmt::format("http://{}:{}", listen->first, (*server)->port());
     if (!config.port_file.empty()) {

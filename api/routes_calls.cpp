@@ -4,6 +4,8 @@
 #include <charconv>
 
 #include "api/app.hpp"
+#include "runtime/skills.hpp"
+#include "api/call_auth.hpp"
 #include "api/multipart.hpp"
 #include "api/upload_folder.hpp"
 #include "api/upload_sink.hpp"
@@ -99,6 +101,13 @@ Result<runtime::CallContext> call_context(const http::Request& request, int64_t 
         }
         c.tenant = std::string(*t);
     }
+    for (const char* name :
+         {"x-orchagent-skills", "x-orchagent-skills-only", "x-orchagent-no-skills"}) {
+        if (auto v = request.header(name)) c.skills_headers.emplace_back(name, std::string(*v));
+    }
+    if (auto skills = runtime::parse_skill_headers(c.skills_headers); !skills) {
+        return std::unexpected(skills.error());
+    }
     (void)now;
     return c;
 }
@@ -170,14 +179,22 @@ Result<runtime::CallInput> call_input(const http::Request& request, const Upload
 void register_call_routes(http::Router& router, App& app) {
     router.add(
         "POST", "/{org}/{agent}/{version}/{endpoint}",
-        authed(app,
-               [&app](http::Request& request, const Principal& who) {
+        call_authed(app,
+               [&app](http::Request& request, const Principal& who,
+                      const std::shared_ptr<const runtime::ServiceGrant>& grant) {
                    const int64_t accepted = app.clock->now_ms();
                    auto context = call_context(request, accepted);
                    if (!context) return refuse(context.error(), request);
-                   auto agent = app.calls->resolve(who, request.param("org"),
-                                                   request.param("agent"),
-                                                   request.param("version"));
+                   // Through a run's gateway: only its declared dependencies, within its
+                   // hops, deadline and budget (runtime/service_keys.hpp).
+                   auto agent = grant ? runtime::admit_sub_call(grant, *app.calls,
+                                                                request.param("org"),
+                                                                request.param("agent"),
+                                                                request.param("version"),
+                                                                *context, system_now_ms())
+                                      : app.calls->resolve(who, request.param("org"),
+                                                           request.param("agent"),
+                                                           request.param("version"));
                    if (!agent) return refuse(agent.error(), request);
 
                    // Idempotency-Key: a repeat of an answered request gets the first answer.
@@ -238,8 +255,9 @@ void register_call_routes(http::Router& router, App& app) {
                    };
 
                    // Rate limit: one call from the key's bucket; refused calls are recorded.
+                   // Only the top-level call of a chain counts.
                    runtime::RateState rate;
-                   if (app.rate_limiter) {
+                   if (app.rate_limiter && !grant) {
                        rate = app.rate_limiter->take(who.key.id, rate_limit_for(app, who), accepted);
                    }
                    auto with_rate = [&](http::Response r) {

@@ -113,6 +113,18 @@ Result<std::optional<int64_t>> time_param(const http::Request& request, std::str
     return std::optional(*ms);
 }
 
+// "a/b@v1,c/d" -> ["a/b@v1", "c/d"].
+Json skills_json(const std::string& joined) {
+    Json out = Json::array();
+    size_t start = 0;
+    while (start < joined.size()) {
+        const size_t comma = std::min(joined.find(',', start), joined.size());
+        out.push_back(joined.substr(start, comma - start));
+        start = comma + 1;
+    }
+    return out;
+}
+
 Json log_json(const store::UsageRecord& r) {
     return {{"id", r.id},
             {"run_id", r.id},
@@ -132,7 +144,8 @@ Json log_json(const store::UsageRecord& r) {
             {"cpu_ms", r.cpu_ms},
             {"peak_memory_bytes", r.peak_memory_bytes},
             {"exit_code", r.exit_code ? Json(*r.exit_code) : Json()},
-            {"skills", r.skills.empty() ? Json::array() : Json(r.skills)},
+            {"skills", skills_json(r.skills)},
+            {"parent_run_id", r.parent_run_id.empty() ? Json() : Json(r.parent_run_id)},
             {"price_cents", r.price_cents},
             {"charge_state", r.charge_state.empty() ? Json() : Json(r.charge_state)}};
 }
@@ -259,9 +272,10 @@ void register_usage_routes(http::Router& router, App& app) {
                    if (static_cast<int64_t>(records->size()) == *limit) {
                        next = fmt::format("{}.{}", records->back().started_at, records->back().id);
                    }
+                   const bool more = !next.is_null();
                    return json_response(200, {{"logs", std::move(logs)},
                                               {"next_cursor", std::move(next)},
-                                              {"has_more", !next.is_null()}});
+                                              {"has_more", more}});
                }));
 
     router.add("GET", "/usage/compute",

@@ -80,6 +80,7 @@ bool valid_env_name(std::string_view s) {
 }
 
 bool valid_ref_part(std::string_view s) {
+    if (s == "." || s == "..") return false;  // names, never path steps
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
         return is_alnum(c) || c == '.' || c == '_' || c == '-';
     });
@@ -788,5 +789,7 @@ json AgentManifest::to_json() const {
     if (!skill_files.is_null()) out["skill_files"] = skill_files;
     return out;
 }
+
+bool is_agent_ref(std::string_view ref) { return valid_ref(ref); }
 
 }  // namespace orchagent::manifest

@@ -103,6 +103,9 @@ struct AgentManifest {
     nlohmann::json to_json() const;
 };
 
+// "org/name" or "org/name@version" (a dependency or a skill), at most 200 bytes.
+bool is_agent_ref(std::string_view ref);
+
 struct ParseOptions {
     // The agent folder's files (relative paths), when known: enables entrypoint detection,
     // the existence check of an explicit entrypoint and the missing-entrypoint error.

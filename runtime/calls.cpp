@@ -11,7 +11,9 @@
 #include "manifest/manifest.hpp"
 #include "manifest/stdin_manifest.hpp"
 #include "runtime/file_types.hpp"
+#include "runtime/skills.hpp"
 #include "runtime/llm.hpp"
+#include "runtime/gateway.hpp"
 
 namespace orchagent::runtime {
 namespace {
@@ -186,18 +188,34 @@ Result<void> Calls::check_files(const store::Agent& agent, CallInput& input) {
 
 store::UsageRecord Calls::new_record(const Principal& caller, const store::Agent& agent,
                                      const CallContext& context, int64_t started) const {
-    return {.id = new_id("run"),
-            .request_id = context.request_id,
-            .org_id = caller.org.id,
-            .key_id = caller.key.id,
-            .tenant = context.tenant,
-            .agent_id = agent.id,
-            .agent_org_id = agent.org_id,
-            .agent_name = agent.name,
-            .version = agent.version,
-            .endpoint = context.endpoint,
-            .started_at = started,
-            .instance_id = instance_id_};
+    store::UsageRecord r{.id = new_id("run"),
+                         .request_id = context.request_id,
+                         .org_id = caller.org.id,
+                         .key_id = caller.key.id,
+                         .tenant = context.tenant,
+                         .agent_id = agent.id,
+                         .agent_org_id = agent.org_id,
+                         .agent_name = agent.name,
+                         .version = agent.version,
+                         .endpoint = context.endpoint,
+                         .started_at = started,
+                         .instance_id = instance_id_};
+    if (context.via) r.parent_run_id = context.via->run_id;
+    // The skills that apply: the agent's defaults and the caller's headers (validated by the
+    // call route; a header that no longer parses counts as absent).
+    const Json view = parse_view(agent);
+    std::vector<std::string> defaults;
+    if (auto d = view.find("default_skills"); d != view.end() && d->is_array()) {
+        for (const auto& s : *d) {
+            if (s.is_string()) defaults.push_back(s.get<std::string>());
+        }
+    }
+    const bool locked = view.value("skills_locked", false);
+    const auto request = parse_skill_headers(context.skills_headers);
+    for (const auto& s : effective_skills(defaults, locked, request.value_or(SkillRequest{}))) {
+        r.skills += (r.skills.empty() ? "" : ",") + s;
+    }
+    return r;
 }
 
 CallResponse Calls::refuse(const Principal& caller, const store::Agent& agent,
@@ -313,7 +331,7 @@ CallResponse Calls::call(const Principal& caller, const store::Agent& agent,
     return response;
 }
 
-CallResponse Calls::run_admitted(const Principal&, const store::Agent& agent,
+CallResponse Calls::run_admitted(const Principal& caller, const store::Agent& agent,
                                  const CallInput& input, CallContext& context,
                                  const CallOptions& options, store::UsageRecord& record) {
     const Json view = parse_view(agent);
@@ -345,7 +363,14 @@ CallResponse Calls::run_admitted(const Principal&, const store::Agent& agent,
     auto m = manifest_of(agent, *dir);
     if (!m) return error_envelope(m.error(), context.request_id);
 
-    auto ran = executor_.run(*m, *dir, input, context);
+    // An agent with dependencies gets its gateway and service key for this run only.
+    std::optional<Gateway::Session> gateway;
+    if (gateway_ != nullptr && m->orchestration && !m->orchestration->dependencies.empty()) {
+        gateway.emplace(gateway_->open(make_grant(caller, agent, *m, context, record.id,
+                                                  run_deadline_ms(executor_, *m, context))));
+    }
+    auto ran = executor_.run(*m, *dir, input, context, gateway ? &gateway->run_gateway() : nullptr);
+    gateway.reset();
     if (!ran) return platform_error(ran.error());
 
     record.execution_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ran->jail.wall).count();

@@ -21,6 +21,7 @@
 namespace orchagent::runtime {
 
 class LlmClient;  // runtime/llm.hpp
+class Gateway;  // runtime/gateway.hpp
 
 inline constexpr size_t kUsageOutputBytes = 10 * 1024;  // stdout/stderr kept per record
 inline constexpr uint64_t kMaxUploadFileBytes = 25ull << 20;  // one uploaded file
@@ -89,6 +90,9 @@ class Calls {
     // The provider prompt agents run against (docs/operator.md, `llm:`); none by default,
     // and then they answer LLM_ERROR. Set before the first call.
     void set_llm(const LlmClient* llm) { llm_ = llm; }
+    // Runs of agents with dependencies get a gateway and a service key from `gateway`
+    // (set once, before the first call; without one they get neither).
+    void set_gateway(Gateway* gateway) { gateway_ = gateway; }
 
     uint32_t running() const { return running_.load(); }
     const std::string& instance_id() const { return instance_id_; }
@@ -116,6 +120,7 @@ class Calls {
     const CallLimits limits_;
     const std::string instance_id_;
     const LlmClient* llm_ = nullptr;
+    Gateway* gateway_ = nullptr;
 
     std::mutex admit_mutex_;
     std::condition_variable admit_cv_;

@@ -109,7 +109,7 @@ milliseconds Executor::budget(const manifest::AgentManifest& agent,
 
 Result<CallResult> Executor::run(const manifest::AgentManifest& agent,
                                  const std::string& bundle_dir, const CallInput& input,
-                                 const CallContext& context) {
+                                 const CallContext& context, const RunGateway* gateway) {
     CallResult result;
     if (!agent.is_code() || !agent.runtime_command) {
         return fail(ErrorCode::kInvalidInput,
@@ -157,6 +157,12 @@ Result<CallResult> Executor::run(const manifest::AgentManifest& agent,
         {"ORCHAGENT_ENDPOINT", context.endpoint},
     };
     if (!context.tenant.empty()) env.emplace_back("ORCHAGENT_TENANT", context.tenant);
+    sandbox::RunHooks hooks;
+    if (gateway != nullptr) {
+        env.insert(env.end(), gateway->env.begin(), gateway->env.end());
+        spec.listener.port = gateway->port;
+        hooks.on_listener = gateway->attach;
+    }
     spec.env = sandbox::jail_env(image_, env);
 
     // Input: the JSON body as sent, or the files and their manifest.
@@ -190,7 +196,8 @@ Result<CallResult> Executor::run(const manifest::AgentManifest& agent,
 
     const uint32_t slot = acquire_slot();
     spec.identity.host_base = policy_.first_host_id + slot * 65536;
-    auto ran = launcher_.run(spec);
+    auto ran = launcher_.run(spec, hooks);
+    if (gateway != nullptr && gateway->close) gateway->close();
     release_slot(slot);
     if (!ran) return std::unexpected(ran.error());
     result.ran = true;

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -32,12 +34,31 @@ struct OperatorPolicy {
     std::string scratch_dir = "/var/tmp/orchagent-runs";  // per-run upload folders
 };
 
+struct ServiceGrant;  // runtime/service_keys.hpp
+
 struct CallContext {
     std::string request_id;
     std::string endpoint = "default";
     std::string tenant;                        // empty: none
     std::optional<int64_t> deadline_epoch_ms;  // X-Orchagent-Deadline-Ms
     int max_hops = 10;
+    // X-Orchagent-Skills, -Skills-Only, -No-Skills as sent (names lower-cased): passed on to
+    // the calls the agent makes through its gateway.
+    std::vector<std::pair<std::string, std::string>> skills_headers;
+    // A call made through a run's gateway: that run's grant (nullptr for top-level calls).
+    std::shared_ptr<const ServiceGrant> via;
+};
+
+// A run's gateway (runtime/gateway.hpp), as the executor needs it: the listener the jail
+// makes at 127.0.0.1:port, who takes it once the program runs, and the variables that
+// tell the agent where it is and which key to use.
+struct RunGateway {
+    uint16_t port = 0;
+    std::vector<std::pair<std::string, std::string>> env;
+    std::function<void(UniqueFd listener)> attach;
+    // Called when the program and its processes are gone, before the run's slot (and so its
+    // network namespace) goes to another run: the listener and its connections close.
+    std::function<void()> close;
 };
 
 struct CallInput {
@@ -67,8 +88,10 @@ class Executor {
 
     // Runs a code agent whose bundle is unpacked (read-only) at bundle_dir. An Error means
     // the platform failed; everything the agent did is in CallResult::output.
+    // With `gateway`, the jail gets its listener and the agent its variables.
     Result<CallResult> run(const manifest::AgentManifest& agent, const std::string& bundle_dir,
-                           const CallInput& input, const CallContext& context);
+                           const CallInput& input, const CallContext& context,
+                           const RunGateway* gateway = nullptr);
 
     // The deadline a run gets: min(agent, operator cap, caller's deadline - now).
     std::chrono::milliseconds budget(const manifest::AgentManifest& agent,

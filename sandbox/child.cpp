@@ -143,6 +143,7 @@ int child_main(void* arg) noexcept {
     step(ChildStep::kRootReadOnly, child_root_read_only());
     step(ChildStep::kHostname, set_hostname(plan));
     step(ChildStep::kLoopback, plan.privileged ? 0 : child_loopback_up());
+    step(ChildStep::kListener, plan.listener_port != 0 ? child_make_listener(plan) : 0);
     step(ChildStep::kUserNs, plan.privileged ? child_join_slot_user(plan) : 0);
     step(ChildStep::kRlimits, child_apply_rlimits(plan, false));
     step(ChildStep::kStdio, setup_stdio(plan));
@@ -179,6 +180,8 @@ const char* to_string(ChildStep step) {
             return "sethostname";
         case ChildStep::kLoopback:
             return "bringing up loopback";
+        case ChildStep::kListener:
+            return "making the loopback listener";
         case ChildStep::kRlimits:
             return "setrlimit";
         case ChildStep::kStdio:

@@ -30,6 +30,7 @@ enum class ChildStep : uint32_t {
     kRootReadOnly,    // the root tmpfs becomes read-only
     kHostname,        // sethostname in the new uts namespace
     kLoopback,        // unprivileged: bring lo up in the new network namespace
+    kListener,        // the spec's loopback listener: socket, bind, listen, sent to the parent
     kUserNs,          // privileged: join the slot's user namespace, drop supplementary groups
     kRlimits,         // NOFILE, FSIZE, CORE, STACK (+ AS, NPROC without cgroups)
     kStdio,           // fds 0-2, every other fd close-on-exec
@@ -91,6 +92,7 @@ struct ChildPlan {
     int stdin_fd = -1;
     int stdout_fd = -1;
     int stderr_fd = -1;
+    int listener_channel_fd = -1;  // a unix socket: the listener is sent over it (SCM_RIGHTS)
 
     // Privileged (root) launcher: setup runs as host root in namespaces owned by the initial
     // user namespace, then the child joins its slot's user and network namespaces (made once
@@ -109,6 +111,8 @@ struct ChildPlan {
     std::vector<MountOp> mount_ops;
 
     const char* hostname = "orchagent";
+    uint16_t listener_port = 0;  // 0: no listener
+    int listener_backlog = 16;
     struct Rlimit {
         int resource;
         rlimit value;

@@ -135,6 +135,9 @@ Result<void> validate(const JailSpec& spec) {
                                         "0123456789.-") != std::string::npos) {
         return invalid("hostname", "1-64 characters of [A-Za-z0-9.-]");
     }
+    if (spec.listener.port != 0 && (spec.listener.backlog < 1 || spec.listener.backlog > 4096)) {
+        return invalid("listener.backlog", "1 to 4096");
+    }
     return {};
 }
 

@@ -72,6 +72,15 @@ struct StdinBuffer {
 };
 using StdinSource = std::variant<StdinNone, StdinFile, StdinBuffer>;
 
+// A listening TCP socket the child makes at 127.0.0.1:port inside the run's network
+// namespace before the program starts, and hands to the launcher over a socketpair: the
+// program can connect to it, only the holder of the fd (Launcher::run's RunHooks) accepts,
+// and nothing else of the network becomes reachable. port 0: none.
+struct LoopbackListener {
+    uint16_t port = 0;
+    uint32_t backlog = 16;  // connections queued before the holder accepts them
+};
+
 struct JailSpec {
     std::vector<std::string>
         argv;                      // argv[0]: absolute path in the jail, or a name searched in PATH
@@ -84,6 +93,7 @@ struct JailSpec {
     StdinSource stdin_source;
     std::chrono::milliseconds timeout{10'000};  // wall clock from the start of the spawn
     std::string hostname = "orchagent";
+    LoopbackListener listener;
 };
 
 // Checks a spec before anything is spawned: every problem named with its field.

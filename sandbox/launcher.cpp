@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -259,7 +260,7 @@ Result<std::unique_ptr<Launcher>> Launcher::create(const LauncherOptions& option
     return launcher;
 }
 
-Result<JailResult> Launcher::run(const JailSpec& spec) {
+Result<JailResult> Launcher::run(const JailSpec& spec, const RunHooks& hooks) {
     if (auto valid = validate(spec); !valid) return std::unexpected(valid.error());
     if (privileged_ && spec.identity.host_base < spec.identity.range) {
         return fail(ErrorCode::kInvalidInput,
@@ -351,6 +352,19 @@ Result<JailResult> Launcher::run(const JailSpec& spec) {
     for (UniqueFd* fd : {&*in, &out->write, &err->write, &sync->read, &status->write}) {
         if (auto r = at_least_3(*fd); !r) return std::unexpected(r.error());
     }
+    // The loopback listener comes back over a unix socket pair (SCM_RIGHTS).
+    UniqueFd listener_parent, listener_child;
+    if (spec.listener.port != 0) {
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+            return fail_errno("socketpair", "jail listener channel");
+        }
+        listener_parent.reset(pair[0]);
+        listener_child.reset(pair[1]);
+        plan.listener_channel_fd = listener_child.get();
+        plan.listener_port = spec.listener.port;
+        plan.listener_backlog = static_cast<int>(spec.listener.backlog);
+    }
     ::fcntl(out->read.get(), F_SETFL, O_NONBLOCK);
     ::fcntl(err->read.get(), F_SETFL, O_NONBLOCK);
     plan.stdin_fd = in->get();
@@ -398,6 +412,7 @@ Result<JailResult> Launcher::run(const JailSpec& spec) {
     err->write.reset();
     sync->read.reset();
     status->write.reset();
+    listener_child.reset();
 
     // 5. Id maps (a root launcher's slot has them already), then let the child go.
     if (!privileged_) {
@@ -420,6 +435,13 @@ Result<JailResult> Launcher::run(const JailSpec& spec) {
     } while (n < 0 && errno == EINTR);
     if (n == sizeof failure) return std::unexpected(setup_error(failure, plan, spec));
     if (n != 0) return fail_errno("read", "jail status pipe", n < 0 ? errno : EIO);
+    if (listener_parent) {
+        // The child sent it before exec, so it is queued on our end by now.
+        auto listener = receive_listener(listener_parent.get());
+        if (!listener) return std::unexpected(listener.error().with_context("jail listener"));
+        listener_parent.reset();
+        if (hooks.on_listener) hooks.on_listener(std::move(*listener));
+    }
 
     // 7. Watch until the tree is gone; the deadline and the stdout cap kill it.
     auto kill_tree = [&] {

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "core/error.hpp"
+#include "core/unique_fd.hpp"
 #include "sandbox/cgroup.hpp"
 #include "sandbox/cgroup_pool.hpp"
 #include "sandbox/jail_result.hpp"
@@ -22,6 +24,15 @@ struct LauncherOptions {
     bool use_cgroups = true;
 };
 
+// What a run hands its caller while the program runs.
+struct RunHooks {
+    // JailSpec::listener set: called once, on the launching thread, when the program has
+    // exec'd, with the listening socket (the launcher keeps no copy). The program is watched
+    // only after it returns, so it must not block. Without a hook the socket is closed and
+    // the program's connections are refused.
+    std::function<void(UniqueFd listener)> on_listener;
+};
+
 class Launcher {
   public:
     static Result<std::unique_ptr<Launcher>> create(const LauncherOptions& options = {});
@@ -32,7 +43,7 @@ class Launcher {
     // Runs the spec to completion: the program and every process it started are gone when
     // this returns. An Error means the jail could not be set up (the program never ran);
     // everything the program did, including crashing or timing out, is in the JailResult.
-    Result<JailResult> run(const JailSpec& spec);
+    Result<JailResult> run(const JailSpec& spec, const RunHooks& hooks = {});
 
     LimitsMode limits_mode() const { return cgroups_.mode(); }
     const CgroupManager& cgroups() const { return cgroups_; }

@@ -66,5 +66,10 @@ int child_drop_caps(const ChildPlan& plan) noexcept;
 // net.cpp
 int child_loopback_up() noexcept;
 int child_join_slot_net(const ChildPlan& plan) noexcept;
+// Makes the listener at 127.0.0.1:plan.listener_port in the current network namespace,
+// sends it over plan.listener_channel_fd and closes its own copy.
+int child_make_listener(const ChildPlan& plan) noexcept;
+// The parent's side: the listener the child sent (EAGAIN-free: the child has exec'd).
+Result<UniqueFd> receive_listener(int channel_fd);
 
 }  // namespace orchagent::sandbox

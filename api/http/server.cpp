@@ -31,6 +31,26 @@ namespace Tcp = Pistache::Tcp;
 // job instead.
 constexpr auto kNever = std::chrono::hours(24 * 365 * 10);
 
+// "127.0.0.1:40312" or "[::1]:40312" from the socket itself: Pistache 0.0.5's
+// Peer::address() reports the port in network byte order (40312 reads as 30877).
+std::string peer_address(int fd) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    char ip[INET6_ADDRSTRLEN] = {};
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown";
+    if (addr.ss_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+        if (::inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip) == nullptr) return "unknown";
+        return fmt::format("{}:{}", ip, ntohs(in->sin_port));
+    }
+    if (addr.ss_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+        if (::inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip) == nullptr) return "unknown";
+        return fmt::format("[{}]:{}", ip, ntohs(in6->sin6_port));
+    }
+    return "unknown";
+}
+
 // One clone per reactor thread (Pistache's prototype pattern): its connection table is only
 // ever touched by that thread, so it needs no lock.
 class PistacheHandler final : public Ph::Handler {
@@ -55,8 +75,7 @@ class PistacheHandler final : public Ph::Handler {
             auto conn = std::make_shared<Conn>();
             conn->transport = transport();
             conn->fd = peer->fd();
-            const auto& address = peer->address();
-            conn->peer = fmt::format("{}:{}", address.host(), address.port().toString());
+            conn->peer = peer_address(peer->fd());
             conn->phase_since = std::chrono::steady_clock::now();
             conns_.emplace(peer.get(), conn);
             core_->add(conn);

@@ -148,6 +148,7 @@ TEST_F(UsageBilling, UsageEndpointsCountEveryCallWithFiltersAndPaging) {
         ASSERT_EQ(r.status, 200) << r.body;
         const Json body = r.json();
         for (const auto& l : body["logs"]) seen.push_back(l["run_id"]);
+        EXPECT_EQ(body["has_more"], !body["next_cursor"].is_null());
         if (body["next_cursor"].is_null()) break;
         cursor = body["next_cursor"];
     }
@@ -181,6 +182,22 @@ TEST_F(UsageBilling, UsageEndpointsCountEveryCallWithFiltersAndPaging) {
         EXPECT_EQ(r.error_code(), "INVALID_INPUT") << bad;
     }
     EXPECT_EQ(d().get("/usage").status, 401);
+}
+
+TEST_F(UsageBilling, SkillsThatAppliedAreRecorded) {
+    auto [slug, key] = d().create_org("skilled");
+    Reply with = call(key, "/local/echo/v1/default", {"X-Orchagent-Skills: acme/tone@v1, acme/style"});
+    ASSERT_EQ(with.status, 200) << with.body;
+    ASSERT_EQ(call(key, "/local/echo/v1/default", {"X-Orchagent-No-Skills: true"}).status, 200);
+    Reply bad = call(key, "/local/echo/v1/default", {"X-Orchagent-Skills: not a skill"});
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(bad.error_code(), "INVALID_INPUT");
+    EXPECT_NE(bad.body.find("X-Orchagent-Skills"), std::string::npos) << bad.body;
+    const Json logs = d().get("/usage/logs", key).json()["logs"];
+    ASSERT_EQ(logs.size(), 2u);  // a malformed header is refused before the agent is resolved
+    EXPECT_EQ(logs[1]["run_id"], with.header("x-run-id"));
+    EXPECT_EQ(logs[1]["skills"], Json({"acme/tone@v1", "acme/style"}));
+    EXPECT_EQ(logs[0]["skills"], Json::array());
 }
 
 TEST_F(UsageBilling, PlanLimitsRefuseWithRateLimitedUntilMidnight) {

@@ -74,6 +74,12 @@ class Client {
     Client& operator=(const Client&) = delete;
 
     bool connected() const { return connected_; }
+    uint16_t local_port() const {
+        sockaddr_in addr{};
+        socklen_t len = sizeof addr;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+        return ntohs(addr.sin_port);
+    }
 
     bool send(std::string_view bytes) {
         while (!bytes.empty()) {
@@ -409,6 +415,17 @@ TEST_F(ServerTest, QueryIsDecodedAndHeaderNamesLowerCased) {
     EXPECT_EQ(body["route"], "/inspect");
     EXPECT_EQ(body["request_id"], reply->header("x-request-id"));
     EXPECT_EQ(body["peer"].get<std::string>().rfind("127.0.0.1:", 0), 0u);
+}
+
+// Request::peer is the client's own address, port in host order (the agent gateway binds
+// service keys to it; Pistache's Peer::address() has the port's bytes swapped).
+TEST_F(ServerTest, PeerIsTheClientsAddress) {
+    start();
+    Client c(port());
+    ASSERT_TRUE(c.send(get("/inspect")));
+    auto reply = c.read();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(Json::parse(reply->body)["peer"], "127.0.0.1:" + std::to_string(c.local_port()));
 }
 
 TEST_F(ServerTest, MalformedRequestsAre400AndClose) {

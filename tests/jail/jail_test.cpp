@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -456,6 +457,104 @@ TEST_F(JailTest, ConcurrentRunsDoNotMixUp) {
     }
     for (auto& th : threads) th.join();
     EXPECT_EQ(good.load(), kThreads * kRuns);
+}
+
+// The loopback listener (JailSpec::listener): made in the run's own network namespace and
+// handed to the caller before the program runs. The program reaches it at 127.0.0.1:port
+// but never holds the listening end (it cannot bind the port, and has no socket at start).
+// Twice: the second run binds again in the same slot while the first one's connection is
+// in TIME_WAIT there.
+TEST_F(JailTest, LoopbackListenerIsHandedToTheCallerAndReachableInside) {
+    constexpr const char* kProgram = R"(
+import errno, os, socket
+def sockets():
+    n = 0
+    for f in os.listdir('/proc/self/fd'):
+        try:
+            n += os.readlink('/proc/self/fd/' + f).startswith('socket:')
+        except OSError:
+            pass
+    return n
+at_start = sockets()
+c = socket.create_connection(('127.0.0.1', 8765), timeout=5)
+got = c.recv(100).decode()
+c.close()
+b = socket.socket()
+try:
+    b.bind(('127.0.0.1', 8765))
+    bound = 'bound'
+except OSError as e:
+    bound = errno.errorcode[e.errno]
+print(at_start, got, bound)
+)";
+    for (int round = 0; round < 2; ++round) {
+        JailSpec s = spec({});
+        s.argv = {"python3", "-c", kProgram};
+        s.listener.port = 8765;
+        std::thread server;
+        int listener_fd = -1;
+        bool listening = false, loopback_8765 = false, other_netns = false;
+        RunHooks hooks;
+        hooks.on_listener = [&](UniqueFd listener) {
+            int accepting = 0;
+            socklen_t len = sizeof accepting;
+            listening = ::getsockopt(listener.get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting,
+                                     &len) == 0 &&
+                        accepting == 1;
+            sockaddr_in addr{};
+            len = sizeof addr;
+            ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+            loopback_8765 = addr.sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
+                            ntohs(addr.sin_port) == 8765;
+            // SO_NETNS_COOKIE (Linux 5.14): which network namespace a socket lives in.
+            uint64_t theirs = 0, ours = 0;
+            len = sizeof theirs;
+            ::getsockopt(listener.get(), SOL_SOCKET, 71, &theirs, &len);
+            UniqueFd mine(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+            len = sizeof ours;
+            ::getsockopt(mine.get(), SOL_SOCKET, 71, &ours, &len);
+            other_netns = theirs != 0 && theirs != ours;
+            listener_fd = listener.release();
+            server = std::thread([fd = listener_fd] {
+                pollfd p{fd, POLLIN, 0};
+                if (::poll(&p, 1, 10'000) == 1) {
+                    int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+                    if (c >= 0) {
+                        [[maybe_unused]] ssize_t n = ::write(c, "hello", 5);
+                        ::close(c);
+                    }
+                }
+            });
+        };
+        auto r = launcher_->run(s, hooks);
+        if (server.joinable()) server.join();
+        if (listener_fd >= 0) ::close(listener_fd);
+        ASSERT_TRUE(r.has_value()) << r.error().message();
+        EXPECT_EQ(r->exit_code, 0) << r->stderr_tail;
+        EXPECT_EQ(r->stdout_data, "0 hello EADDRINUSE\n") << "round " << round;
+        EXPECT_TRUE(listening);
+        EXPECT_TRUE(loopback_8765);
+        EXPECT_TRUE(other_netns);
+    }
+}
+
+// Without a listener, or with one nobody takes, nothing answers on the port.
+TEST_F(JailTest, NoListenerNoConnection) {
+    constexpr const char* kProgram = R"(
+import socket
+try:
+    socket.create_connection(('127.0.0.1', 8765), timeout=5)
+    print('connected')
+except OSError as e:
+    print(type(e).__name__)
+)";
+    for (bool with_listener : {false, true}) {
+        JailSpec s = spec({});
+        s.argv = {"python3", "-c", kProgram};
+        if (with_listener) s.listener.port = 8765;  // and no hook: the launcher drops it
+        JailResult r = run_ok(s);
+        EXPECT_EQ(r.stdout_data, "ConnectionRefusedError\n") << r.stderr_tail;
+    }
 }
 
 TEST(JailFallback, RlimitFallbackStillBoundsMemoryAndPids) {

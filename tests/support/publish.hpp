@@ -1,8 +1,10 @@
-// Publishing the example agents of tests/agents/ the way the hosted CLI does: the manifest
-// through POST /agents, then the zip `orchagent bundle` makes through the upload route.
+// Publishing the example agents of tests/agents/ to a running daemon, as the hosted CLI
+// would: the manifest as JSON (POST /agents), then the bundle zip (POST /agents/{id}/upload).
 #pragma once
 
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "core/ids.hpp"
 #include "tests/support/daemon.hpp"
@@ -11,7 +13,7 @@ namespace orchagent::testing {
 
 // Publishes tests/agents/<name> (manifest + zip) under `as`, with changes to the manifest.
 inline Json publish_example(const Daemon& d, const std::string& key, const std::string& name,
-                     const std::string& as, Json changes = Json::object()) {
+                            const std::string& as, Json changes = Json::object()) {
     const fs::path dir = fs::path(ORCHAGENT_SOURCE_DIR) / "tests/agents" / name;
     Json manifest = Json::parse(file_text(dir / "orchagent.json"));
     manifest["name"] = as;
@@ -20,7 +22,8 @@ inline Json publish_example(const Daemon& d, const std::string& key, const std::
     EXPECT_EQ(created.status, 201) << created.body;
     const std::string id = created.json()["agent"]["id"];
     const std::string zip = "/tmp/orchagent-calls-" + random_hex(4) + ".zip";
-    command_output(std::string(ORCHAGENT_CLI_PATH) + " bundle " + dir.string() + " -o " + zip + " 2>&1");
+    command_output(std::string(ORCHAGENT_CLI_PATH) + " bundle " + dir.string() + " -o " + zip +
+                   " 2>&1");
     Reply up = d.request("POST", "/agents/" + id + "/upload",
                          {.key = key, .body = file_text(zip), .content_type = "application/zip"});
     fs::remove(zip);
