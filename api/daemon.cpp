@@ -231,11 +231,13 @@ int serve(const DaemonConfig& config) {
     options.host = listen->first;
     options.port = listen->second;
     options.reactor_threads = config.reactor_threads;
-    // Calls hold a handler thread while they run or wait for a turn, so the pool must be
-    // larger than both limits together, or waiting calls would starve every other route.
-    options.workers = config.workers ? config.workers
-                                     : config.max_running_calls + config.max_waiting_calls +
-                                           2 * std::max(1u, std::thread::hardware_concurrency());
+    // Calls (and uploads, checkouts) hold a handler thread while they run or wait for a
+    // turn: they get a pool of their own, larger than both call limits together, so that
+    // neither they starve the other routes nor dozens of mostly idle threads time-slice the
+    // short requests on a few cores (docs/benchmarks.md).
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    options.workers = config.workers ? config.workers : 4 * cores;
+    options.long_workers = config.max_running_calls + config.max_waiting_calls + 2 * cores;
     options.max_queue = config.max_queue;
     options.max_body_cap = kMaxUploadBody;
     options.spool_dir = dir->tmp;  // large upload and call bodies: O_TMPFILE files here

@@ -319,7 +319,7 @@ void register_agent_routes(http::Router& router, App& app) {
                                               {"status", "active"},
                                               {"uploaded_at", format_rfc3339(up->uploaded_at)}});
                }),
-        kMaxUploadBody);
+        kMaxUploadBody, http::BodyStorage::kAuto, http::HandlerPool::kLong);
 }
 
 }  // namespace orchagent::api

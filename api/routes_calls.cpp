@@ -293,7 +293,7 @@ void register_call_routes(http::Router& router, App& app) {
                    if (outcome.platform_failure) app.metrics->inc("orchagent_jail_failures_total", "");
                    return with_rate(to_http(outcome));
                }),
-        kMaxUploadBody);
+        kMaxUploadBody, http::BodyStorage::kAuto, http::HandlerPool::kLong);
 }
 
 }  // namespace orchagent::api

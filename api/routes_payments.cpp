@@ -82,7 +82,8 @@ void register_payment_routes(http::Router& router, App& app) {
                                               {"session_id", session->id},
                                               {"amount_cents", *amount},
                                               {"currency", app.stripe->currency}});
-               }));
+               }),
+               http::kDefaultMaxBody, http::BodyStorage::kAuto, http::HandlerPool::kLong);
 
     router.add(
         "POST", "/billing/webhooks/stripe",

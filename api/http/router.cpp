@@ -89,7 +89,7 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 void Router::add(std::string method, std::string pattern, Handler handler, uint64_t max_body_bytes,
-                 BodyStorage storage) {
+                 BodyStorage storage, HandlerPool pool) {
     auto record = [this](Error error) {
         if (!error_) error_ = std::move(error);
     };
@@ -114,6 +114,7 @@ void Router::add(std::string method, std::string pattern, Handler handler, uint6
                 .max_body_bytes = max_body_bytes,
                 .spool = storage == BodyStorage::kSpool ||
                          (storage == BodyStorage::kAuto && max_body_bytes > kSpoolRoutesOver),
+                .pool = pool,
                 .segments = std::move(*segments),
                 .metric_label = {}};
     route.metric_label = escape_label_value(route.pattern);

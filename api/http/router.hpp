@@ -20,6 +20,11 @@ inline constexpr uint64_t kDefaultMaxBody = 1 << 20;
 
 // Where a route's request bodies are kept while they arrive (docs/http.md, "Spooled request
 // bodies").
+// Which worker pool runs a route's handler: kLong for handlers that may hold their thread for
+// seconds (agent calls, bundle uploads, a payment provider's answer), so that they never
+// crowd out the short ones (ServerOptions::long_workers).
+enum class HandlerPool { kShort, kLong };
+
 enum class BodyStorage {
     kAuto,    // kSpool when the route's limit is over kSpoolRoutesOver, else kMemory
     kMemory,  // always Request::body
@@ -35,6 +40,7 @@ struct Route {
     Handler handler;
     uint64_t max_body_bytes;
     bool spool;  // BodyStorage resolved: large bodies go to a file
+    HandlerPool pool = HandlerPool::kShort;
     // The pattern's segments; a "{name}" segment is stored as its name with is_param set.
     struct Segment {
         std::string text;
@@ -60,7 +66,8 @@ class Router {
     // (Server::start refuses such a router). A spooling route's handler must read the body
     // with Request::for_each_body_chunk or body_text (Request::body is empty when spooled).
     void add(std::string method, std::string pattern, Handler handler,
-             uint64_t max_body_bytes = kDefaultMaxBody, BodyStorage storage = BodyStorage::kAuto);
+             uint64_t max_body_bytes = kDefaultMaxBody, BodyStorage storage = BodyStorage::kAuto,
+             HandlerPool pool = HandlerPool::kShort);
 
     std::vector<RouteInfo> routes() const;  // in registration order
 

@@ -249,6 +249,7 @@ void Server::shutdown(std::chrono::milliseconds grace) {
     }
     core_->stop_reaper();
     core_->pool.stop();
+    if (core_->long_pool) core_->long_pool->stop();
     core_->close_all();  // from here on, a late answer is dropped, never sent to Pistache
     try {
         endpoint_->shutdown();
@@ -261,7 +262,9 @@ Server::~Server() {
     if (core_ && endpoint_) shutdown(std::chrono::milliseconds(0));
     if (core_) {
         core_->pool.stop();
+        if (core_->long_pool) core_->long_pool->stop();
         core_->pool.join();  // a handler past its grace still returns here
+        if (core_->long_pool) core_->long_pool->join();
     }
     endpoint_.reset();
     core_.reset();

@@ -25,6 +25,9 @@ struct ServerOptions {
     uint16_t port = 8080;  // 0: any free port, read it back with Server::port()
     unsigned reactor_threads = 2;
     unsigned workers = 0;     // handler threads; 0 = 2 * hardware_concurrency
+    // Threads of a second pool for HandlerPool::kLong routes (with the same max_queue);
+    // 0: those routes run on the main pool too.
+    unsigned long_workers = 0;
     size_t max_queue = 1024;  // requests waiting for a worker; beyond it 503 + Retry-After
     uint64_t max_body_cap = 64ull << 20;         // no route may accept more
     std::chrono::seconds header_timeout{10};     // first byte to end of head (and connect to

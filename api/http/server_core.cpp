@@ -65,7 +65,10 @@ ServerCore::ServerCore(std::shared_ptr<const Router> router_, ServerOptions opti
     : router(std::move(router_)),
       options(std::move(options_)),
       metrics(std::move(metrics_)),
-      pool(options.workers, options.max_queue) {
+      pool(options.workers, options.max_queue),
+      long_pool(options.long_workers > 0
+                    ? std::make_unique<WorkerPool>(options.long_workers, options.max_queue)
+                    : nullptr) {
     metrics->describe(kRequestsTotal, "counter",
                       "HTTP requests answered, by route pattern, method and status.");
     metrics->describe(kRequestDuration, "histogram",
@@ -138,12 +141,16 @@ void ServerCore::progress(const std::shared_ptr<Conn>& conn, Post& post) {
                 continue;
             }
             Item stub = stub_of(front);
+            WorkerPool& workers =
+                long_pool && front.route != nullptr && front.route->pool == HandlerPool::kLong
+                    ? *long_pool
+                    : pool;
             conn->running = true;
             WorkerPool::Job job = [this, conn, item = std::move(front)]() mutable {
                 run_item(conn, item);
             };
             conn->ready.pop_front();
-            if (!pool.try_submit(std::move(job))) {
+            if (!workers.try_submit(std::move(job))) {
                 conn->running = false;
                 answer(conn, stub,
                        error_response(Error(ErrorCode::kServiceUnavailable,

@@ -35,6 +35,7 @@ struct ServerCore {
     const ServerOptions options;
     const std::shared_ptr<Metrics> metrics;
     WorkerPool pool;
+    std::unique_ptr<WorkerPool> long_pool;  // HandlerPool::kLong routes, when configured
     std::atomic<bool> draining{false};
 
     void add(const std::shared_ptr<Conn>& conn);
