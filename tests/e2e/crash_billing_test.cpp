@@ -20,15 +20,27 @@
 namespace orchagent::testing {
 namespace {
 
+// A /proc file's text, "" when the process is gone (reads of a vanished process fail).
+std::string proc_text(const fs::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {};
+    std::string out;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return out;
+}
+
 // Processes (other than zombies) whose command line names `dir`: a clone of the daemon keeps
 // its command line, so a namespace holder or jail child it left behind shows up here.
 std::vector<std::string> processes_of(const fs::path& dir) {
     std::vector<std::string> found;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-        const std::string cmdline = file_text(entry.path() / "cmdline");
+        const std::string cmdline = proc_text(entry.path() / "cmdline");
         if (cmdline.find(dir.string()) == std::string::npos) continue;
-        const std::string status = file_text(entry.path() / "status");
+        const std::string status = proc_text(entry.path() / "status");
+        if (status.empty()) continue;
         if (status.find("State:\tZ") != std::string::npos) continue;
         found.push_back(entry.path().filename());
     }

@@ -140,6 +140,11 @@ TEST_F(Gateway, AnOrchestratorCallsItsDependencyAndReturnsItsResult) {
         found = found ||
                 l["stdout"].get<std::string>().find("ConnectionRefusedError") != std::string::npos;
     EXPECT_TRUE(found) << logs.body;
+    // The caller's usage log names the sub-call's parent run and the skills passed on.
+    const Json usage = d().get("/usage/logs?agent=leaf&limit=1", key()).json()["logs"];
+    ASSERT_EQ(usage.size(), 1u);
+    EXPECT_EQ(usage[0]["parent_run_id"], r.header("x-run-id"));
+    EXPECT_EQ(usage[0]["tenant"], "acme");
 }
 
 // The run's listener, its connections and its key go with it: after the first runs (which

@@ -85,6 +85,22 @@ TEST_F(AgentsTest, ShellAgentGetsItsInputAndRunsAsTheRunUser) {
     expect_success_metadata(r.envelope);
 }
 
+TEST_F(AgentsTest, ShellAgentStatsUploadedFilesWithoutReadingThem) {
+    fs::path dir = fs::temp_directory_path() / ("orchagent-sizes-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::ofstream(dir / "a b.bin") << std::string(12345, 'x');
+    std::ofstream(dir / "c.txt") << "hi";
+    Ran r = run("file-size", "--file " + shell_quote((dir / "a b.bin").string()) + " --file " +
+                                 shell_quote((dir / "c.txt").string()));
+    ASSERT_EQ(r.exit_code, 0) << r.raw;
+    const Json& files = r.envelope["data"]["files"];
+    ASSERT_EQ(files.size(), 2u) << r.raw;
+    EXPECT_EQ(files[0]["size"], 12345);
+    EXPECT_EQ(files[1]["path"], "/tmp/uploads/1_c.txt");
+    EXPECT_EQ(files[1]["size"], 2);
+    fs::remove_all(dir);
+}
+
 TEST_F(AgentsTest, PythonAgentReadsUploadedFilesFromTheStdinManifest) {
     fs::path dir = fs::temp_directory_path() / ("orchagent-uploads-" + std::to_string(::getpid()));
     fs::create_directories(dir);
