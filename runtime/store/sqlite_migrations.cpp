@@ -201,6 +201,37 @@ CREATE TABLE payment_events (
     received_at INTEGER NOT NULL
 );
 )sql",
+    // 3: narrow rollups, so that the unfiltered /usage queries read a few thousand rows.
+    R"sql(
+-- The same sums as usage_by_hour/usage_by_day, keyed by one dimension at a time: dim 'hour'
+-- and 'day' (key ''), 'day:agent' (key: the version's agent id), 'day:tenant', 'day:endpoint'.
+CREATE TABLE usage_narrow (
+    org_id        TEXT NOT NULL,
+    dim           TEXT NOT NULL,
+    period        INTEGER NOT NULL,
+    key           TEXT NOT NULL,
+    agent_name    TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    calls         INTEGER NOT NULL,
+    executions    INTEGER NOT NULL,
+    duration_ms   INTEGER NOT NULL,
+    execution_ms  INTEGER NOT NULL,
+    cpu_ms        INTEGER NOT NULL,
+    gb_seconds    REAL NOT NULL,
+    PRIMARY KEY (org_id, dim, period, key, status)
+) WITHOUT ROWID;
+INSERT INTO usage_narrow SELECT org_id, 'hour', period, '', '', '', status, sum(calls), sum(executions), sum(duration_ms), sum(execution_ms), sum(cpu_ms), sum(gb_seconds)
+    FROM usage_by_hour GROUP BY org_id, period, status;
+INSERT INTO usage_narrow SELECT org_id, 'day', period, '', '', '', status, sum(calls), sum(executions), sum(duration_ms), sum(execution_ms), sum(cpu_ms), sum(gb_seconds)
+    FROM usage_by_day GROUP BY org_id, period, status;
+INSERT INTO usage_narrow SELECT org_id, 'day:agent', period, agent_id, max(agent_name),
+    max(version), status, sum(calls), sum(executions), sum(duration_ms), sum(execution_ms), sum(cpu_ms), sum(gb_seconds) FROM usage_by_day GROUP BY org_id, period, agent_id, status;
+INSERT INTO usage_narrow SELECT org_id, 'day:tenant', period, tenant, '', '', status, sum(calls), sum(executions), sum(duration_ms), sum(execution_ms), sum(cpu_ms), sum(gb_seconds)
+    FROM usage_by_day GROUP BY org_id, period, tenant, status;
+INSERT INTO usage_narrow SELECT org_id, 'day:endpoint', period, endpoint, '', '', status, sum(calls), sum(executions), sum(duration_ms), sum(execution_ms), sum(cpu_ms), sum(gb_seconds)
+    FROM usage_by_day GROUP BY org_id, period, endpoint, status;
+)sql",
 };
 
 }  // namespace

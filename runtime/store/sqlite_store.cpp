@@ -594,10 +594,14 @@ class SqliteStore final : public Store {
     Result<UsageTotals> usage_totals(std::string_view org_id, const UsageFilter& f) override {
         return read([&](Connection& db) -> Result<UsageTotals> {
             std::vector<Value> args;
-            const std::string where = rollup_where(org_id, f, kDayMs, args);
-            auto t = one<UsageTotals>(
-                db, fmt::format("SELECT {} FROM usage_by_day WHERE {}", kTotalsColumns, where),
-                args, [](const Query& q) { return totals_from(q, 0); });
+            const std::string sql =
+                narrow_enough(f)
+                    ? fmt::format("SELECT {} FROM usage_narrow WHERE {}", kTotalsColumns,
+                                  narrow_where(org_id, "day", f, kDayMs, args))
+                    : fmt::format("SELECT {} FROM usage_by_day WHERE {}", kTotalsColumns,
+                                  rollup_where(org_id, f, kDayMs, args));
+            auto t = one<UsageTotals>(db, sql, args,
+                                      [](const Query& q) { return totals_from(q, 0); });
             if (!t) return std::unexpected(t.error());
             return t->value_or(UsageTotals{});
         });
@@ -607,40 +611,67 @@ class SqliteStore final : public Store {
                                                       const UsageFilter& f,
                                                       int64_t interval_ms) override {
         const bool hourly = interval_ms < kDayMs;
+        const int64_t period = hourly ? kHourMs : kDayMs;
         return read([&](Connection& db) {
             std::vector<Value> args;
-            const std::string where = rollup_where(org_id, f, hourly ? kHourMs : kDayMs, args);
+            const std::string where =
+                narrow_enough(f) ? narrow_where(org_id, hourly ? "hour" : "day", f, period, args)
+                                 : rollup_where(org_id, f, period, args);
+            const std::string_view table = narrow_enough(f) ? "usage_narrow"
+                                           : hourly         ? "usage_by_hour"
+                                                            : "usage_by_day";
             return rows<UsageBucket>(
                 db,
                 fmt::format("SELECT period, {} FROM {} WHERE {} GROUP BY period ORDER BY period",
-                            kTotalsColumns, hourly ? "usage_by_hour" : "usage_by_day", where),
+                            kTotalsColumns, table, where),
                 args, [](const Query& q) { return UsageBucket{q.int64(0), totals_from(q, 1)}; });
         });
     }
 
     Result<std::vector<UsageGroup>> usage_breakdown(std::string_view org_id, const UsageFilter& f,
                                                     UsageDimension by, int limit) override {
-        std::string_view key = "agent_name";
-        std::string_view group = "agent_name";
+        // Each dimension: its key and grouping in the wide table, then in the narrow one.
+        struct Shape {
+            std::string_view key, group, agent_id;
+        };
+        Shape wide{"agent_name", "agent_name", "max(agent_id)"};
+        Shape narrow{"agent_name", "agent_name", "max(key)"};
+        std::string_view dim = "day:agent";
         switch (by) {
             case UsageDimension::kAgent: break;
             case UsageDimension::kVersion:
-                key = "agent_name || '@' || version";
-                group = "agent_id";
+                wide = {"agent_name || '@' || version", "agent_id", "max(agent_id)"};
+                narrow = {"agent_name || '@' || version", "key", "max(key)"};
                 break;
-            case UsageDimension::kEndpoint: key = group = "endpoint"; break;
-            case UsageDimension::kTenant: key = group = "tenant"; break;
-            case UsageDimension::kStatus: key = group = "status"; break;
+            case UsageDimension::kEndpoint:
+                wide = {"endpoint", "endpoint", "''"};
+                narrow = {"key", "key", "''"};
+                dim = "day:endpoint";
+                break;
+            case UsageDimension::kTenant:
+                wide = {"tenant", "tenant", "''"};
+                narrow = {"key", "key", "''"};
+                dim = "day:tenant";
+                break;
+            case UsageDimension::kStatus:
+                wide = {"status", "status", "''"};
+                narrow = {"status", "status", "''"};
+                dim = "day";
+                break;
         }
         return read([&](Connection& db) {
             std::vector<Value> args;
-            const std::string where = rollup_where(org_id, f, kDayMs, args);
+            const bool use_narrow = narrow_enough(f);
+            const Shape& shape = use_narrow ? narrow : wide;
+            const std::string where = use_narrow ? narrow_where(org_id, dim, f, kDayMs, args)
+                                                 : rollup_where(org_id, f, kDayMs, args);
             args.emplace_back(int64_t(limit));
             return rows<UsageGroup>(
                 db,
-                fmt::format("SELECT {}, max(agent_id), {} FROM usage_by_day WHERE {} GROUP BY {}"
+                fmt::format("SELECT {}, {}, {} FROM {} WHERE {} GROUP BY {}"
                             " ORDER BY sum(calls) DESC, 1 LIMIT ?",
-                            key, kTotalsColumns, where, group),
+                            shape.key, shape.agent_id, kTotalsColumns,
+                            use_narrow ? "usage_narrow" : "usage_by_day", where, shape.group),
                 args, [](const Query& q) {
                     return UsageGroup{q.text(0), q.text(1), totals_from(q, 2)};
                 });
@@ -651,7 +682,10 @@ class SqliteStore final : public Store {
                                                 const std::optional<LogCursor>& cursor,
                                                 int limit) override {
         return read([&](Connection& db) {
-            std::vector<Value> args{org_id, f.from_ms, f.to_ms};
+            // With a cursor the range ends at it: SQLite then walks the index from there
+            // instead of testing the cursor on every newer record.
+            const int64_t to = cursor ? std::min(f.to_ms, cursor->started_at + 1) : f.to_ms;
+            std::vector<Value> args{org_id, f.from_ms, to};
             std::string where = "org_id = ? AND started_at >= ? AND started_at < ?";
             if (!f.agent.empty()) {
                 where += " AND agent_name = ?";
@@ -894,6 +928,25 @@ class SqliteStore final : public Store {
         return where;
     }
 
+    // Unfiltered by agent and tenant: the narrow rollups answer (a status filter is fine).
+    static bool narrow_enough(const UsageFilter& f) { return f.agent.empty() && f.tenant.empty(); }
+
+    // The WHERE clause over usage_narrow's rows of one dimension.
+    static std::string narrow_where(std::string_view org_id, std::string_view dim,
+                                    const UsageFilter& f, int64_t period_ms,
+                                    std::vector<Value>& args) {
+        std::string where = "org_id = ? AND dim = ? AND period >= ? AND period < ?";
+        args.emplace_back(org_id);
+        args.emplace_back(dim);
+        args.emplace_back(f.from_ms / period_ms * period_ms);
+        args.emplace_back((f.to_ms + period_ms - 1) / period_ms * period_ms);
+        if (!f.status.empty()) {
+            where += " AND status = ?";
+            args.emplace_back(std::string_view(f.status));
+        }
+        return where;
+    }
+
     static std::string insert_usage_sql() {
         return fmt::format("INSERT INTO usage_records ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
                            " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -922,6 +975,33 @@ class SqliteStore final : public Store {
                          {r.org_id, r.started_at / period_ms * period_ms, r.agent_id, r.agent_name,
                           r.version, r.endpoint, r.tenant, r.status, int64_t(r.executed ? 1 : 0),
                           r.duration_ms, r.execution_ms, r.cpu_ms, gb_seconds});
+            if (!q) return q;
+        }
+        struct Narrow {
+            std::string_view dim;
+            int64_t period_ms;
+            std::string_view key;
+        };
+        for (const Narrow& n : {Narrow{"hour", kHourMs, ""}, Narrow{"day", kDayMs, ""},
+                                Narrow{"day:agent", kDayMs, r.agent_id},
+                                Narrow{"day:tenant", kDayMs, r.tenant},
+                                Narrow{"day:endpoint", kDayMs, r.endpoint}}) {
+            const bool agent = n.dim == "day:agent";
+            auto q = run(db,
+                         "INSERT INTO usage_narrow (org_id, dim, period, key, agent_name, version,"
+                         " status, calls, executions, duration_ms, execution_ms, cpu_ms, gb_seconds)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"
+                         " ON CONFLICT (org_id, dim, period, key, status) DO UPDATE SET"
+                         " calls = calls + 1, executions = executions + excluded.executions,"
+                         " duration_ms = duration_ms + excluded.duration_ms,"
+                         " execution_ms = execution_ms + excluded.execution_ms,"
+                         " cpu_ms = cpu_ms + excluded.cpu_ms,"
+                         " gb_seconds = gb_seconds + excluded.gb_seconds",
+                         {r.org_id, n.dim, r.started_at / n.period_ms * n.period_ms, n.key,
+                          std::string_view(agent ? r.agent_name : ""),
+                          std::string_view(agent ? r.version : ""), r.status,
+                          int64_t(r.executed ? 1 : 0), r.duration_ms, r.execution_ms, r.cpu_ms,
+                          gb_seconds});
             if (!q) return q;
         }
         return {};

@@ -403,6 +403,20 @@ TEST_F(StoreTest, UsageQueriesReadTheRollups) {
     UsageFilter t2 = all;
     t2.tenant = "t2";
     EXPECT_EQ(store_->usage_totals(org_.id, t2)->calls, 3);
+    // The same breakdowns with a filter come from the wide rollups, and agree.
+    auto alpha_versions = *store_->usage_breakdown(org_.id, alpha, UsageDimension::kVersion, 10);
+    ASSERT_EQ(alpha_versions.size(), 2u);
+    EXPECT_EQ(alpha_versions[0].key, "alpha@v1");
+    EXPECT_EQ(alpha_versions[0].totals.calls, 5);
+    EXPECT_EQ(alpha_versions[0].agent_id, v1->id);
+    auto t2_status = *store_->usage_breakdown(org_.id, t2, UsageDimension::kStatus, 10);
+    ASSERT_EQ(t2_status.size(), 1u);
+    EXPECT_EQ(t2_status[0].key, "error");
+    EXPECT_EQ(store_->usage_totals(org_.id, alpha)->calls, 8);
+    EXPECT_DOUBLE_EQ(store_->usage_totals(org_.id, alpha)->gb_seconds, 8.0);
+    auto alpha_daily = *store_->usage_timeseries(org_.id, alpha, hour);
+    ASSERT_EQ(alpha_daily.size(), 2u);
+    EXPECT_EQ(alpha_daily[1].totals.errors, 3);
     auto by_status = *store_->usage_breakdown(org_.id, all, UsageDimension::kStatus, 1);
     ASSERT_EQ(by_status.size(), 1u);
     EXPECT_EQ(by_status[0].key, "success");
