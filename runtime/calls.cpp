@@ -24,13 +24,22 @@ std::string cut(std::string_view text) {
     return manifest::to_valid_utf8(text.substr(0, std::min(text.size(), kUsageOutputBytes)));
 }
 
-Json parse_view(const store::Agent& a) {
-    Json doc = Json::parse(a.document, nullptr, false);
-    if (doc.is_object() && doc.contains("view") && doc["view"].is_object()) return doc["view"];
-    return Json::object();
-}
-
 }  // namespace
+
+std::shared_ptr<const nlohmann::json> Calls::view_of(const store::Agent& a) const {
+    const auto key = std::pair(a.id, a.updated_at);
+    {
+        std::lock_guard lock(views_mutex_);
+        if (auto it = views_.find(key); it != views_.end()) return it->second;
+    }
+    Json doc = Json::parse(a.document, nullptr, false);
+    auto view = std::make_shared<const Json>(
+        doc.is_object() && doc.contains("view") && doc["view"].is_object() ? doc["view"] : Json::object());
+    std::lock_guard lock(views_mutex_);
+    if (views_.size() > 1024) views_.clear();
+    views_.emplace(key, view);
+    return view;
+}
 
 CallResponse error_envelope(const Error& error, const std::string& request_id) {
     CallResponse r;
@@ -68,7 +77,7 @@ store::CallStart Calls::start_of(const Principal& caller, const store::Agent& ag
     const PlanLimits plan = plan_for(caller.org);
     return {.calls_per_day = plan.calls_per_day,
             .executions_per_day = plan.executions_per_day,
-            .execution = parse_view(agent).value("execution_engine", Json(nullptr)) != Json("direct_llm"),
+            .execution = view_of(agent)->value("execution_engine", Json(nullptr)) != Json("direct_llm"),
             .price_cents = price_for(caller, agent)};
 }
 
@@ -151,7 +160,8 @@ Result<manifest::AgentManifest> Calls::manifest_of(const store::Agent& a,
 Result<void> Calls::check_files(const store::Agent& agent, CallInput& input) {
     if (input.files.empty()) return {};
     std::vector<std::string> accept;
-    const Json view = parse_view(agent);
+    const auto held = view_of(agent);
+    const Json& view = *held;
     if (auto schema = view.find("input_schema"); schema != view.end() && schema->is_object()) {
         if (auto list = schema->find("accept"); list != schema->end() && list->is_array()) {
             for (const auto& entry : *list) {
@@ -203,7 +213,8 @@ store::UsageRecord Calls::new_record(const Principal& caller, const store::Agent
     if (context.via) r.parent_run_id = context.via->run_id;
     // The skills that apply: the agent's defaults and the caller's headers (validated by the
     // call route; a header that no longer parses counts as absent).
-    const Json view = parse_view(agent);
+    const auto held = view_of(agent);
+    const Json& view = *held;
     std::vector<std::string> defaults;
     if (auto d = view.find("default_skills"); d != view.end() && d->is_array()) {
         for (const auto& s : *d) {
@@ -334,7 +345,8 @@ CallResponse Calls::call(const Principal& caller, const store::Agent& agent,
 CallResponse Calls::run_admitted(const Principal& caller, const store::Agent& agent,
                                  const CallInput& input, CallContext& context,
                                  const CallOptions& options, store::UsageRecord& record) {
-    const Json view = parse_view(agent);
+    const auto held = view_of(agent);
+    const Json& view = *held;
     if (view.value("execution_engine", Json(nullptr)) == Json("direct_llm")) {
         if (!llm_) {
             return error_envelope(Error(ErrorCode::kLlmError,

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -132,6 +133,12 @@ class Calls {
     // happen once per version, not per call.
     std::mutex manifests_mutex_;
     std::map<std::pair<std::string, int64_t>, manifest::AgentManifest> manifests_;
+
+    // The agent document's "view" by agent id and update time: a call reads it for its
+    // skills, its engine, its accept list and its admission, and parses it once.
+    std::shared_ptr<const nlohmann::json> view_of(const store::Agent& agent) const;
+    mutable std::mutex views_mutex_;
+    mutable std::map<std::pair<std::string, int64_t>, std::shared_ptr<const nlohmann::json>> views_;
 };
 
 // The envelope of an error: {"error": {...}, "metadata": {"request_id"}} and its status.

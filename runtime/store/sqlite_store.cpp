@@ -953,30 +953,42 @@ class SqliteStore final : public Store {
                            kUsageColumns);
     }
 
-    // Adds a finished record to the hourly and daily rollups.
+    // An upsert's update: one more call and its sums.
+    static constexpr std::string_view kAddSums =
+        " calls = calls + 1, executions = executions + excluded.executions,"
+        " duration_ms = duration_ms + excluded.duration_ms,"
+        " execution_ms = execution_ms + excluded.execution_ms,"
+        " cpu_ms = cpu_ms + excluded.cpu_ms, gb_seconds = gb_seconds + excluded.gb_seconds";
+
+    static std::string wide_upsert(std::string_view table) {
+        return fmt::format("INSERT INTO {} (org_id, period, agent_id, agent_name, version,"
+                           " endpoint, tenant, status, calls, executions, duration_ms,"
+                           " execution_ms, cpu_ms, gb_seconds)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"
+                           " ON CONFLICT (org_id, period, agent_id, endpoint, tenant, status)"
+                           " DO UPDATE SET{}",
+                           table, kAddSums);
+    }
+
+    // Adds a finished record to the hourly and daily rollups, wide and narrow.
     static Result<void> count_in_rollups(Connection& db, const UsageRecord& r) {
         const double gb_seconds = static_cast<double>(r.peak_memory_bytes) / (1024.0 * 1024 * 1024) *
                                   static_cast<double>(r.execution_ms) / 1000.0;
-        for (const auto& [table, period_ms] :
-             {std::pair<std::string_view, int64_t>{"usage_by_hour", kHourMs}, {"usage_by_day", kDayMs}}) {
-            auto q = run(db,
-                         fmt::format("INSERT INTO {} (org_id, period, agent_id, agent_name, version,"
-                                     " endpoint, tenant, status, calls, executions, duration_ms,"
-                                     " execution_ms, cpu_ms, gb_seconds)"
-                                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"
-                                     " ON CONFLICT (org_id, period, agent_id, endpoint, tenant, status)"
-                                     " DO UPDATE SET calls = calls + 1,"
-                                     " executions = executions + excluded.executions,"
-                                     " duration_ms = duration_ms + excluded.duration_ms,"
-                                     " execution_ms = execution_ms + excluded.execution_ms,"
-                                     " cpu_ms = cpu_ms + excluded.cpu_ms,"
-                                     " gb_seconds = gb_seconds + excluded.gb_seconds",
-                                     table),
+        static const std::string wide[] = {wide_upsert("usage_by_hour"), wide_upsert("usage_by_day")};
+        for (const auto& [sql, period_ms] :
+             {std::pair<const std::string&, int64_t>{wide[0], kHourMs}, {wide[1], kDayMs}}) {
+            auto q = run(db, sql,
                          {r.org_id, r.started_at / period_ms * period_ms, r.agent_id, r.agent_name,
                           r.version, r.endpoint, r.tenant, r.status, int64_t(r.executed ? 1 : 0),
                           r.duration_ms, r.execution_ms, r.cpu_ms, gb_seconds});
             if (!q) return q;
         }
+        static const std::string narrow = fmt::format(
+            "INSERT INTO usage_narrow (org_id, dim, period, key, agent_name, version, status,"
+            " calls, executions, duration_ms, execution_ms, cpu_ms, gb_seconds)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (org_id, dim, period, key, status) DO UPDATE SET{}",
+            kAddSums);
         struct Narrow {
             std::string_view dim;
             int64_t period_ms;
@@ -987,16 +999,7 @@ class SqliteStore final : public Store {
                                 Narrow{"day:tenant", kDayMs, r.tenant},
                                 Narrow{"day:endpoint", kDayMs, r.endpoint}}) {
             const bool agent = n.dim == "day:agent";
-            auto q = run(db,
-                         "INSERT INTO usage_narrow (org_id, dim, period, key, agent_name, version,"
-                         " status, calls, executions, duration_ms, execution_ms, cpu_ms, gb_seconds)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"
-                         " ON CONFLICT (org_id, dim, period, key, status) DO UPDATE SET"
-                         " calls = calls + 1, executions = executions + excluded.executions,"
-                         " duration_ms = duration_ms + excluded.duration_ms,"
-                         " execution_ms = execution_ms + excluded.execution_ms,"
-                         " cpu_ms = cpu_ms + excluded.cpu_ms,"
-                         " gb_seconds = gb_seconds + excluded.gb_seconds",
+            auto q = run(db, narrow,
                          {r.org_id, n.dim, r.started_at / n.period_ms * n.period_ms, n.key,
                           std::string_view(agent ? r.agent_name : ""),
                           std::string_view(agent ? r.version : ""), r.status,
@@ -1011,26 +1014,25 @@ class SqliteStore final : public Store {
     // and the settlement of a reserved price. A record no longer running is left alone.
     static Result<void> finish_in(Connection& db, const UsageRecord& r) {
         const bool paid_off = r.status == "success";
-        auto q = run(db,
-                     "UPDATE usage_records SET status = ?, error_code = ?, http_status = ?,"
-                     " completed_at = ?, duration_ms = ?, execution_ms = ?, cpu_ms = ?,"
-                     " peak_memory_bytes = ?, exit_code = ?, stdout = ?, stderr = ?, executed = ?,"
-                     " charge_state = CASE charge_state WHEN 'reserved' THEN ? ELSE charge_state END"
-                     " WHERE id = ? AND status = 'running'",
-                     {r.status, r.error_code, int64_t(r.http_status), opt(r.completed_at),
-                      r.duration_ms, r.execution_ms, r.cpu_ms, r.peak_memory_bytes,
-                      r.exit_code ? Value(int64_t(*r.exit_code)) : Value(Null{}), r.stdout_text,
-                      r.stderr_text, int64_t(r.executed ? 1 : 0),
-                      std::string_view(paid_off ? "charged" : "refunded"), r.id});
-        if (!q) return q;
-        if (db.changes() == 0) return fail(ErrorCode::kNotFound, "no running usage record " + r.id);
-        // What was reserved is read back, not taken from the caller.
+        // What was reserved comes back from the row itself, not from the caller.
         auto stored = one<std::tuple<std::string, std::string, int64_t, std::string>>(
-            db, "SELECT org_id, agent_org_id, price_cents, charge_state FROM usage_records WHERE id = ?",
-            {r.id}, [](const Query& row) {
+            db,
+            "UPDATE usage_records SET status = ?, error_code = ?, http_status = ?,"
+            " completed_at = ?, duration_ms = ?, execution_ms = ?, cpu_ms = ?,"
+            " peak_memory_bytes = ?, exit_code = ?, stdout = ?, stderr = ?, executed = ?,"
+            " charge_state = CASE charge_state WHEN 'reserved' THEN ? ELSE charge_state END"
+            " WHERE id = ? AND status = 'running'"
+            " RETURNING org_id, agent_org_id, price_cents, charge_state",
+            {r.status, r.error_code, int64_t(r.http_status), opt(r.completed_at), r.duration_ms,
+             r.execution_ms, r.cpu_ms, r.peak_memory_bytes,
+             r.exit_code ? Value(int64_t(*r.exit_code)) : Value(Null{}), r.stdout_text,
+             r.stderr_text, int64_t(r.executed ? 1 : 0),
+             std::string_view(paid_off ? "charged" : "refunded"), r.id},
+            [](const Query& row) {
                 return std::tuple(row.text(0), row.text(1), row.int64(2), row.text(3));
             });
         if (!stored) return std::unexpected(stored.error());
+        if (!*stored) return fail(ErrorCode::kNotFound, "no running usage record " + r.id);
         const auto& [payer, earner, price, state] = **stored;
         UsageRecord counted = r;
         counted.org_id = payer;
